@@ -1,0 +1,113 @@
+import type { DescMessage, DescMethod, DescService, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import type { Code } from "./code.js";
+
+/** When and how a failed call is tried again; the shape of gRPC's retry policy (A6). */
+export interface RetryPolicy {
+  /** Attempts in all, counting the first; 1 turns retries off. */
+  readonly maxAttempts: number;
+  /** Backoff before the first retry, in milliseconds. */
+  readonly initialBackoffMs: number;
+  /** Upper bound of any backoff, in milliseconds. */
+  readonly maxBackoffMs: number;
+  /** Factor applied to the backoff after each retry. */
+  readonly backoffMultiplier: number;
+  /** Share of each backoff that is random, from 0 (none) to 1 (gRPC's full jitter, the default). */
+  readonly jitter?: number;
+  /** Codes that are retried; a crash of the worker (WORKER_CRASHED) is retried when listed. */
+  readonly retryableCodes: readonly Code[];
+}
+
+/** The options of one method as resolved by protoc-gen-airlock from the proto file. */
+export interface MethodOptions {
+  /** The method promises no side effects, or the same effect when repeated. */
+  readonly idempotent?: boolean;
+  /** Retry policy from the method option, else from the service option. */
+  readonly retry?: RetryPolicy;
+  /** Time allowed to one attempt, in milliseconds, before the worker is considered hung. */
+  readonly attemptTimeoutMs?: number;
+}
+
+/** The kinds of RPC a proto file can declare; airlock runs unary methods. */
+export type MethodKind = DescMethod["methodKind"];
+
+/** Everything airlock needs to run one method: its schemas, its wire name and its options. */
+export interface MethodDefinition<I extends DescMessage = DescMessage, O extends DescMessage = DescMessage>
+  extends MethodOptions {
+  /** The method's name in the proto file, for example "Format". */
+  readonly name: string;
+  /** The method's name on the client and the handlers, for example "format". */
+  readonly localName: string;
+  /** "/package.Service/Method": what travels on the wire to name the method. */
+  readonly path: string;
+  readonly kind: MethodKind;
+  readonly input: I;
+  readonly output: O;
+}
+
+/**
+ * A service as protoc-gen-airlock describes it. The type parameters carry the generated
+ * client and handler interfaces so that `createClient` and `serve` are typed by it.
+ */
+export interface ServiceDefinition<TClient = unknown, THandlers = unknown> {
+  /** Fully qualified service name, for example "example.v1.FormatService". */
+  readonly typeName: string;
+  /** Methods by local name, streaming ones included (they are not callable yet). */
+  readonly methods: Readonly<Record<string, MethodDefinition>>;
+  /** Never set at run time: it only carries the generated interfaces in the type. */
+  readonly types?: { readonly client: TClient; readonly handlers: THandlers };
+}
+
+/** Per-call options accepted by every client method. */
+export interface CallOptions {
+  /** Deadline for the whole call, retries included, in milliseconds from now. */
+  readonly timeoutMs?: number;
+  /** Aborting it cancels the call: a queued call is dropped, a running one is cancelled in the worker. */
+  readonly signal?: AbortSignal;
+  /** Replaces the method's retry policy for this call; `false` turns retries off. */
+  readonly retry?: Partial<RetryPolicy> | false;
+}
+
+/** What a handler learns about the call it serves. */
+export interface HandlerContext {
+  /** Aborted when the caller cancels or the deadline passes. */
+  readonly signal: AbortSignal;
+  /** Absolute deadline in `Date.now()` milliseconds, or undefined when the call has none. */
+  readonly deadline: number | undefined;
+  /** 1 for the first attempt, 2 for the first retry, and so on. */
+  readonly attempt: number;
+  /** The method being served. */
+  readonly method: MethodDefinition;
+}
+
+/** Anything that can carry a call to a worker: a process pool, a thread pool. */
+export interface Channel {
+  /** Runs one unary call and settles with its reply or an AirlockError. */
+  call<I extends DescMessage, O extends DescMessage>(
+    method: MethodDefinition<I, O>,
+    request: MessageInitShape<I>,
+    options?: CallOptions,
+  ): Promise<MessageShape<O>>;
+}
+
+/** The reply a handler may return: a message or the fields to create one, sync or async. */
+export type HandlerResult<O extends DescMessage> = MessageInitShape<O> | Promise<MessageInitShape<O>>;
+
+/** Builds the definition of a service from its protobuf-es descriptor and the options resolved by codegen. */
+export function defineService<TClient, THandlers>(
+  service: DescService,
+  options: Readonly<Record<string, MethodOptions>> = {},
+): ServiceDefinition<TClient, THandlers> {
+  const methods: Record<string, MethodDefinition> = {};
+  for (const method of service.methods) {
+    methods[method.localName] = {
+      ...options[method.localName],
+      name: method.name,
+      localName: method.localName,
+      path: `/${service.typeName}/${method.name}`,
+      kind: method.methodKind,
+      input: method.input,
+      output: method.output,
+    };
+  }
+  return { typeName: service.typeName, methods };
+}

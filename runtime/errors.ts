@@ -1,0 +1,64 @@
+import { Code, isCode } from "./code.js";
+
+/** How one attempt ended when its worker went away: the facts needed to debug a crash. */
+export interface CrashFacts {
+  readonly pid: number;
+  /** Exit code when the worker exited by itself, else null. */
+  readonly exitCode: number | null;
+  /** Signal name (SIGSEGV, SIGKILL...) when the worker was killed, else null. */
+  readonly signal: string | null;
+  /** Which attempt of the call was running, 1-based. */
+  readonly attempt: number;
+  /** Milliseconds from dispatch to the worker's death. */
+  readonly elapsedMs: number;
+  /** Last lines the worker wrote to stderr. */
+  readonly stderrTail: string;
+  /** Why the supervisor thinks it died, in words (for example "killed by SIGSEGV"). */
+  readonly reason: string;
+}
+
+/** Everything an AirlockError may know besides its code and message. */
+export interface ErrorDetails {
+  /** "/package.Service/Method" of the call, when the error belongs to one. */
+  readonly method?: string;
+  /** Attempt number the error came from. */
+  readonly attempt?: number;
+  /** Facts of the crash that ended the call, and of every earlier crashed attempt. */
+  readonly crashes?: readonly CrashFacts[];
+  /** Stack trace of the error as thrown inside the worker. */
+  readonly remoteStack?: string;
+  /** Tail of a worker's stderr when it failed outside a call (for example at start-up). */
+  readonly stderrTail?: string;
+  readonly pid?: number;
+}
+
+/** The one error type of airlock: a status code, a message, and the facts behind it. */
+export class AirlockError extends Error {
+  override readonly name = "AirlockError";
+
+  /** Creates an error whose message is prefixed with its code, as gRPC and Connect print them. */
+  constructor(
+    readonly code: Code,
+    readonly rawMessage: string,
+    readonly details: ErrorDetails = {},
+    options?: { cause?: unknown },
+  ) {
+    super(`[${code}] ${rawMessage}`, options);
+  }
+
+  /** Facts of the crash that ended the call, if a crash did. */
+  get crash(): CrashFacts | undefined {
+    const crashes = this.details.crashes;
+    return crashes?.[crashes.length - 1];
+  }
+
+  /** Turns anything thrown into an AirlockError, keeping an existing code when there is one. */
+  static from(reason: unknown, fallback: Code = Code.Unknown): AirlockError {
+    if (reason instanceof AirlockError) return reason;
+    if (reason instanceof Error) {
+      const code = (reason as { code?: unknown }).code;
+      return new AirlockError(isCode(code) ? code : fallback, reason.message, {}, { cause: reason });
+    }
+    return new AirlockError(fallback, String(reason));
+  }
+}

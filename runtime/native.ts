@@ -1,0 +1,28 @@
+import * as path from "node:path";
+
+/** What the native addon (native/src) exports; kept in step with its `kAbiVersion`. */
+export interface NativeAddon {
+  readonly abiVersion: number;
+  setParentDeathSignal(signal: number, expectedParentPid: number): void;
+}
+
+const expectedAbiVersion = 1;
+let addon: NativeAddon | undefined;
+
+/** Loads the addon built by `npm install` once, or throws an error that says how to build it. */
+export function nativeAddon(): NativeAddon {
+  if (addon) return addon;
+  const root = path.dirname(require.resolve("airlock/package.json"));
+  const file = path.join(root, "native", "build", "Release", "airlock.node");
+  let loaded: NativeAddon;
+  try {
+    loaded = require(file) as NativeAddon;
+  } catch (cause) {
+    throw new Error(`airlock's native addon is not built (${file}); run "npm install" or "npm run build:native"`, { cause });
+  }
+  if (loaded.abiVersion !== expectedAbiVersion) {
+    throw new Error(`airlock's native addon is stale (ABI ${loaded.abiVersion}, need ${expectedAbiVersion}); run "npm run build:native"`);
+  }
+  addon = loaded;
+  return addon;
+}

@@ -1,0 +1,40 @@
+/**
+ * Entry point of every worker process: `node worker-main.js <worker module>`. It opens the
+ * control channel before the user's module runs, so that a module that fails to load is
+ * reported to the parent as such, with its error, instead of as an anonymous exit.
+ */
+import { Socket } from "node:net";
+import { constants } from "node:os";
+import * as path from "node:path";
+import { pathToFileURL } from "node:url";
+import { encodeJsonFrame, FrameType } from "./frame.js";
+import { nativeAddon } from "./native.js";
+import { openWorkerConnection } from "./worker.js";
+import { workerEnv } from "./worker-env.js";
+
+function main(): void {
+  const parentPid = Number(process.env[workerEnv.parentPid]);
+  // A worker stuck in native code never sees the channel close; the kernel's parent-death
+  // signal ends it anyway when the parent dies.
+  nativeAddon().setParentDeathSignal(constants.signals.SIGKILL, parentPid);
+
+  const socket = new Socket({ fd: Number(process.env[workerEnv.channelFd]), readable: true, writable: true });
+  // The parent closing the channel means it is gone or done with us.
+  socket.on("end", () => process.exit(0));
+  socket.on("error", () => process.exit(0));
+  const conn = openWorkerConnection(socket, Number(process.env[workerEnv.maxFrameBytes]));
+
+  const modulePath = process.argv[2];
+  if (!modulePath) {
+    process.stderr.write("usage: worker-main.js <worker module>\n");
+    process.exit(64);
+  }
+  import(pathToFileURL(path.resolve(modulePath)).href).catch((error: unknown) => {
+    const err = error instanceof Error ? error : new Error(String(error));
+    conn.send(encodeJsonFrame(FrameType.StartFailed, 0, { message: err.message, stack: err.stack }));
+    // Leave once the report is flushed; the parent also learns from the exit itself.
+    socket.end(() => process.exit(1));
+  });
+}
+
+main();

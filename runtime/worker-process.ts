@@ -1,0 +1,180 @@
+import { spawn } from "node:child_process";
+import type { Socket } from "node:net";
+import * as path from "node:path";
+import { Code } from "./code.js";
+import { AirlockError } from "./errors.js";
+import { createFrameReader, createFrameWriter, decodeJsonBody, FrameType, type Frame } from "./frame.js";
+import { createStderrTail } from "./stderr-tail.js";
+import { workerEnv } from "./worker-env.js";
+
+/** How a worker process ended, as the parent saw it. */
+export interface WorkerExit {
+  readonly pid: number;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  /** In words: "killed by SIGSEGV", "exited with code 3", "broke the protocol: ...". */
+  readonly reason: string;
+  readonly stderrTail: string;
+}
+
+/** What a worker process needs to know to start. */
+export interface WorkerSpawnOptions {
+  readonly module: string;
+  readonly execArgv: readonly string[];
+  readonly env: NodeJS.ProcessEnv;
+  readonly forwardStderr: boolean;
+  readonly maxFrameBytes: number;
+  readonly startTimeoutMs: number;
+}
+
+/** Callbacks through which a worker process reports to its supervisor. */
+export interface WorkerEvents {
+  /** A reply or error frame for a call. */
+  onFrame(worker: WorkerProcess, frame: Frame): void;
+  /** The process is gone; called once, after its stderr has been read. */
+  onExit(worker: WorkerProcess, exit: WorkerExit): void;
+}
+
+/** The parent's handle on one worker process and its control channel. */
+export interface WorkerProcess {
+  readonly pid: number;
+  /** Resolves when the worker has called serve(); rejects with WORKER_START_FAILED otherwise. */
+  readonly ready: Promise<void>;
+  /** Queues a frame on the control channel. */
+  send(frame: Buffer): void;
+  /** Kills the process with a reason that its exit will report. */
+  kill(reason: string, signal?: NodeJS.Signals): void;
+  /** Asks the process to leave by closing the channel: it exits when it sees the end. */
+  end(): void;
+  /** Whether the process has exited. */
+  readonly exited: boolean;
+}
+
+const workerMain = path.join(__dirname, "worker-main.js");
+const channelFd = 3;
+const channelLossGraceMs = 50;
+
+/** Spawns a worker process running `options.module` and wires its control channel. */
+export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): WorkerProcess {
+  const child = spawn(process.execPath, [...options.execArgv, workerMain, options.module], {
+    stdio: ["ignore", "inherit", "pipe", "pipe"],
+    env: {
+      ...options.env,
+      [workerEnv.channelFd]: String(channelFd),
+      [workerEnv.parentPid]: String(process.pid),
+      [workerEnv.maxFrameBytes]: String(options.maxFrameBytes),
+    },
+  });
+  const socket = child.stdio[channelFd] as Socket;
+  const tail = createStderrTail();
+  let killReason: string | undefined;
+  let exited = false;
+  let settleReady!: (error?: AirlockError) => void;
+  const ready = new Promise<void>((resolve, reject) => {
+    settleReady = (error) => (error ? reject(error) : resolve());
+  });
+  let isReady = false;
+  let startError: AirlockError | undefined;
+  // The supervisor may learn of a failed start from onExit first; never leave this unhandled.
+  ready.catch(() => undefined);
+
+  const worker: WorkerProcess = {
+    pid: child.pid ?? -1,
+    ready,
+    send: createFrameWriter(socket),
+    kill(reason, signal = "SIGKILL") {
+      killReason ??= reason;
+      child.kill(signal);
+    },
+    end() {
+      socket.end();
+    },
+    get exited() {
+      return exited;
+    },
+  };
+
+  const startFailure = (message: string, remoteStack?: string) =>
+    new AirlockError(Code.WorkerStartFailed, `worker ${worker.pid} (${options.module}) did not start: ${message}`, {
+      pid: worker.pid,
+      stderrTail: tail.text(),
+      ...(remoteStack ? { remoteStack } : {}),
+    });
+
+  const startTimer = setTimeout(() => {
+    worker.kill(`did not call serve() within ${options.startTimeoutMs} ms`);
+  }, options.startTimeoutMs);
+
+  const read = createFrameReader((frame) => {
+    if (frame.type === FrameType.Ready) {
+      clearTimeout(startTimer);
+      isReady = true;
+      settleReady();
+    } else if (frame.type === FrameType.StartFailed) {
+      const body = decodeJsonBody(frame.body);
+      killReason ??= `failed to load: ${String(body.message)}`;
+      startError = startFailure(`its module failed to load: ${String(body.message)}`, stringOrUndefined(body.stack));
+    } else if (frame.type === FrameType.Reply || frame.type === FrameType.Error) {
+      events.onFrame(worker, frame);
+    } else {
+      throw new AirlockError(Code.Protocol, `unexpected frame type ${frame.type} from a worker`);
+    }
+  }, options.maxFrameBytes);
+
+  socket.on("data", (chunk: Buffer) => {
+    try {
+      read(chunk);
+    } catch (error) {
+      worker.kill(`broke the protocol: ${(error as Error).message}`);
+    }
+  });
+  // A worker that closes its end of the channel can no longer answer: make sure it is gone.
+  // The end usually means the process is dying anyway, so give its exit a moment to arrive
+  // first and keep the true cause (a signal, an exit code) as the reason.
+  const killUnlessExited = (reason: string) => {
+    setTimeout(() => exited || worker.kill(reason), channelLossGraceMs).unref();
+  };
+  socket.on("end", () => killUnlessExited("closed its control channel"));
+  socket.on("error", (error) => killUnlessExited(`control channel failed: ${error.message}`));
+
+  child.stderr!.on("data", (chunk: Buffer) => {
+    tail.push(chunk);
+    if (options.forwardStderr) process.stderr.write(chunk);
+  });
+  child.on("error", (error) => {
+    // Spawn itself failed (for example EAGAIN); there is no process to wait for.
+    if (child.pid === undefined) finish(null, null, `could not be spawned: ${error.message}`);
+  });
+  child.on("exit", (exitCode, signal) => {
+    // stderr may still hold the last words of a crash; wait briefly for its end.
+    const stderr = child.stderr!;
+    if (stderr.readableEnded || stderr.destroyed) return finish(exitCode, signal);
+    const timer = setTimeout(() => finish(exitCode, signal), 100);
+    stderr.once("close", () => {
+      clearTimeout(timer);
+      finish(exitCode, signal);
+    });
+  });
+
+  function finish(exitCode: number | null, signal: NodeJS.Signals | null, spawnFailure?: string): void {
+    if (exited) return;
+    exited = true;
+    clearTimeout(startTimer);
+    socket.destroy();
+    child.stderr?.destroy();
+    const reason = describeExit(exitCode, signal, spawnFailure ?? killReason);
+    if (!isReady) settleReady(startError ?? startFailure(reason));
+    events.onExit(worker, { pid: worker.pid, exitCode, signal, reason, stderrTail: tail.text() });
+  }
+
+  return worker;
+}
+
+function describeExit(exitCode: number | null, signal: string | null, cause: string | undefined): string {
+  const how = signal ? `killed by ${signal}` : `exited with code ${exitCode}`;
+  return cause ? `${how} (${cause})` : how;
+}
+
+function stringOrUndefined(value: unknown): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}

@@ -1,0 +1,138 @@
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { Socket } from "node:net";
+import { Code } from "./code.js";
+import type { HandlerContext, MethodDefinition, ServiceDefinition } from "./definition.js";
+import { AirlockError } from "./errors.js";
+import {
+  createFrameReader,
+  createFrameWriter,
+  decodeCallBody,
+  encodeFrame,
+  encodeJsonFrame,
+  FrameType,
+  type Frame,
+} from "./frame.js";
+
+type Handler = (request: unknown, context: HandlerContext) => unknown;
+
+interface Route {
+  readonly method: MethodDefinition;
+  readonly handler: Handler | undefined;
+}
+
+/** The worker end of the control channel; one per worker process, set up by worker-main. */
+interface WorkerConnection {
+  readonly routes: Map<string, Route>;
+  readonly running: Map<number, AbortController>;
+  readonly send: (frame: Buffer) => void;
+  readyScheduled: boolean;
+}
+
+// Kept on globalThis so that a worker module that loads its own copy of airlock still finds
+// the connection that worker-main opened.
+const connectionKey = Symbol.for("airlock.worker.connection");
+
+function connection(): WorkerConnection {
+  const found = (globalThis as Record<symbol, WorkerConnection | undefined>)[connectionKey];
+  if (!found) {
+    throw new Error("serve() must run inside a worker started by an airlock pool (createPool({ worker }))");
+  }
+  return found;
+}
+
+/** Serves the service's methods in this worker process; call it once per service the module offers. */
+export function serve<THandlers>(service: ServiceDefinition<unknown, THandlers>, handlers: THandlers): void {
+  const conn = connection();
+  const table = handlers as Record<string, unknown>;
+  for (const key of Object.keys(table)) {
+    const method = service.methods[key];
+    if (!method) throw new TypeError(`serve(${service.typeName}): "${key}" is not a method of the service`);
+    if (typeof table[key] !== "function") throw new TypeError(`serve(${service.typeName}): handler "${key}" is not a function`);
+  }
+  for (const method of Object.values(service.methods)) {
+    if (method.kind !== "unary") continue;
+    const handler = table[method.localName] as Handler | undefined;
+    conn.routes.set(method.path, { method, handler: handler?.bind(handlers) });
+  }
+  if (!conn.readyScheduled) {
+    conn.readyScheduled = true;
+    // Other serve() calls made in the same tick join this announcement.
+    setImmediate(() => conn.send(encodeJsonFrame(FrameType.Ready, 0, { pid: process.pid, methods: [...conn.routes.keys()] })));
+  }
+}
+
+/** Opens the worker end of the control channel on `socket`; used by worker-main only. */
+export function openWorkerConnection(socket: Socket, maxFrameBytes: number): WorkerConnection {
+  const conn: WorkerConnection = {
+    routes: new Map(),
+    running: new Map(),
+    send: createFrameWriter(socket),
+    readyScheduled: false,
+  };
+  (globalThis as Record<symbol, WorkerConnection>)[connectionKey] = conn;
+  const read = createFrameReader((frame) => onFrame(conn, frame), maxFrameBytes);
+  socket.on("data", (chunk: Buffer) => {
+    try {
+      read(chunk);
+    } catch (error) {
+      // The parent never sends a bad frame; if it did, the channel is unusable.
+      process.stderr.write(`airlock worker ${process.pid}: ${(error as Error).message}\n`);
+      process.exit(70);
+    }
+  });
+  return conn;
+}
+
+function onFrame(conn: WorkerConnection, frame: Frame): void {
+  if (frame.type === FrameType.Call) {
+    void runCall(conn, frame);
+  } else if (frame.type === FrameType.Cancel) {
+    conn.running.get(frame.id)?.abort(new AirlockError(Code.Cancelled, "the caller cancelled the call"));
+  }
+}
+
+async function runCall(conn: WorkerConnection, frame: Frame): Promise<void> {
+  const { id } = frame;
+  let route: Route | undefined;
+  let request: unknown;
+  try {
+    const call = decodeCallBody(frame.body);
+    route = conn.routes.get(call.path);
+    if (!route?.handler) {
+      throw new AirlockError(Code.Unimplemented, `method ${call.path} is not served by worker ${process.pid}`);
+    }
+    try {
+      request = fromBinary(route.method.input, call.request);
+    } catch (cause) {
+      throw new AirlockError(Code.InvalidArgument, `cannot decode ${route.method.input.typeName}: ${(cause as Error).message}`);
+    }
+  } catch (error) {
+    conn.send(errorFrame(id, error));
+    return;
+  }
+  const controller = new AbortController();
+  const deadline = frame.timeoutMs > 0 ? Date.now() + frame.timeoutMs : undefined;
+  const timer =
+    deadline === undefined
+      ? undefined
+      : setTimeout(() => controller.abort(new AirlockError(Code.DeadlineExceeded, "the call's deadline passed")), frame.timeoutMs);
+  timer?.unref();
+  conn.running.set(id, controller);
+  const context: HandlerContext = { signal: controller.signal, deadline, attempt: frame.attempt, method: route.method };
+  try {
+    const result = await route.handler(request, context);
+    const output = route.method.output;
+    conn.send(encodeFrame(FrameType.Reply, id, toBinary(output, create(output, result as never))));
+  } catch (error) {
+    conn.send(errorFrame(id, error));
+  } finally {
+    clearTimeout(timer);
+    conn.running.delete(id);
+  }
+}
+
+function errorFrame(id: number, thrown: unknown): Buffer {
+  const error = AirlockError.from(thrown);
+  const stack = thrown instanceof Error ? thrown.stack : undefined;
+  return encodeJsonFrame(FrameType.Error, id, { code: error.code, message: error.rawMessage, stack });
+}
