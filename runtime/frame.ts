@@ -8,7 +8,8 @@
  *   8  u32  call id, matching replies to calls; 0 for frames about the worker itself
  *   12 u32  time left to the call's deadline in ms (Call), 0 for none
  *   16      body: for Call, u16 method path length + UTF-8 path + protobuf request;
- *           for Reply the protobuf reply; for Error, Ready and StartFailed a JSON object.
+ *           for Reply the protobuf reply; for Error, Ready and StartFailed a JSON object;
+ *           empty for Cancel, Ping and Pong.
  *
  * The header is fixed so that a reader never parses text to find where a frame ends, and the
  * deadline travels as time left so that the two processes need not agree on clocks.
@@ -24,12 +25,15 @@ export const FrameType = {
   Error: 4,
   Ready: 5,
   StartFailed: 6,
+  /** Heartbeat from the parent; the worker's event loop answers with Pong. */
+  Ping: 7,
+  Pong: 8,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
 const headerSize = 16;
 const sizeFieldSize = 4;
-const maxFrameType = FrameType.StartFailed;
+const maxFrameType = FrameType.Pong;
 
 /** One decoded frame; `body` is a view into the bytes read, not a copy. */
 export interface Frame {

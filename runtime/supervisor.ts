@@ -2,19 +2,56 @@ import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, 
 import { availableParallelism } from "node:os";
 import * as path from "node:path";
 import { Code, isCode } from "./code.js";
-import type { CallOptions, Channel, MethodDefinition } from "./definition.js";
-import { AirlockError } from "./errors.js";
+import type { CallOptions, Channel, MethodDefinition, RetryPolicy } from "./definition.js";
+import { AirlockError, type CrashFacts } from "./errors.js";
+import { createEventHub, type PoolEventListener } from "./events.js";
+import { createFifo } from "./fifo.js";
 import { decodeJsonBody, encodeCall, encodeFrame, FrameType, type Frame } from "./frame.js";
+import { isStopped, residentBytes } from "./proc.js";
+import { createRestartCounter, type RestartIntensity } from "./restart-intensity.js";
+import { createRetryThrottle, resolveRetryPolicy, type RetryThrottleOptions } from "./retry.js";
+import { nextStep } from "./retry-decision.js";
+import { createStatsRecorder, type PoolStats } from "./stats.js";
 import { spawnWorker, type WorkerExit, type WorkerProcess, type WorkerSpawnOptions } from "./worker-process.js";
+
+/** Overrides, in the pool's configuration, of what the proto file says about one method. */
+export interface MethodOverrides {
+  /** Replaces fields of the method's retry policy; `false` turns retries off. */
+  readonly retry?: Partial<RetryPolicy> | false;
+  /** Time one attempt may take before its worker is considered hung and killed. */
+  readonly attemptTimeoutMs?: number;
+}
 
 /** How to run a pool of worker processes. Only `worker` is required. */
 export interface PoolOptions {
   /** Path of the worker module: a file that calls serve() for the services it offers. */
   readonly worker: string;
-  /** Number of worker processes. Default: the number of CPUs. */
+  /** Number of worker processes serving calls. Default: the number of CPUs. */
   readonly workers?: number;
   /** Calls one worker runs at the same time. Default 1, the safe choice for native libraries. */
   readonly concurrency?: number;
+  /** Spare workers kept started, so that a crash costs a retry rather than a process start. Default 1. */
+  readonly standby?: number;
+  /** Calls that may wait for a worker; past it calls fail at once with RESOURCE_EXHAUSTED. Default: no limit. */
+  readonly maxQueue?: number;
+  /** Per-method overrides, keyed by "/package.Service/Method". */
+  readonly methods?: Readonly<Record<string, MethodOverrides>>;
+  /** Retry throttling shared by all calls (gRPC's token bucket). */
+  readonly retryThrottle?: RetryThrottleOptions;
+  /** More crashes than this within the window open the circuit. Default 20 within 10 s. */
+  readonly restartIntensity?: RestartIntensity;
+  /** How long an open circuit fails calls before a probe worker is tried. Default 5000 ms. */
+  readonly circuitCoolDownMs?: number;
+  /** Time a worker gets to stop a cancelled call before it is killed. Default 1000 ms. */
+  readonly cancelGraceMs?: number;
+  /** Interval of heartbeats; 0 turns them off. Default 1000 ms. */
+  readonly heartbeatIntervalMs?: number;
+  /** A worker that has not answered a heartbeat for this long is killed if it is stopped or idle. Default 5000 ms. */
+  readonly heartbeatTimeoutMs?: number;
+  /** Replace a worker after it has served this many calls. Default: never. */
+  readonly maxCallsPerWorker?: number;
+  /** Replace a worker whose resident memory (native allocations included) passes this. Default: never. */
+  readonly maxRssBytes?: number;
   /** Time a worker gets to load its module and call serve(). Default 10 000 ms. */
   readonly startTimeoutMs?: number;
   /** Node options for the worker processes, for example ["--max-old-space-size=256"]. */
@@ -31,112 +68,236 @@ export interface PoolOptions {
 export interface Pool extends Channel {
   /** Stops taking calls, lets running and queued calls finish for up to `timeoutMs` (default 5000), then stops every worker. */
   close(options?: { timeoutMs?: number }): Promise<void>;
-  /** Process ids of the workers alive now. */
+  /** Process ids of the workers alive now, spares included. */
   pids(): number[];
+  /** A snapshot of the pool's counters and latency percentiles. */
+  stats(): PoolStats;
+  /** Subscribes to the pool's events; returns a function that unsubscribes. */
+  on(listener: PoolEventListener): () => void;
 }
+
+type SlotRole = "starting" | "active" | "standby" | "retiring";
+type SpawnReason = "start" | "restart" | "recycle" | "standby" | "probe";
 
 interface Slot {
   readonly process: WorkerProcess;
-  /** Calls sent to this worker and not answered yet, settled or not: each holds a unit of concurrency. */
+  /** Calls sent to this worker and not answered yet, abandoned ones included: each holds a unit of concurrency. */
   readonly calls: Map<number, PendingCall>;
-  ready: boolean;
+  role: SlotRole;
+  served: number;
+  /** Running a suspect call, which must be alone on its worker. */
+  exclusive: boolean;
+  /** The call whose hang or ignored cancellation made the pool kill this worker. */
+  culprit: PendingCall | undefined;
+  /** Set when the worker was killed for a reason none of its calls caused. */
+  blameless: boolean;
+  /** Set when the pool ends the worker on purpose (recycling, close): its exit is no crash. */
+  expectedExit: string | undefined;
+  pingSentAt: number | undefined;
 }
 
 interface PendingCall {
   readonly id: number;
   readonly method: MethodDefinition;
   readonly request: Uint8Array;
+  readonly policy: RetryPolicy;
+  readonly attemptTimeoutMs: number | undefined;
   readonly deadline: number | undefined;
-  readonly settle: (error: AirlockError | undefined, reply?: unknown) => void;
+  readonly startedAt: number;
+  state: "queued" | "running" | "backoff" | "settled";
+  /** Attempts sent to a worker, as the handler's context.attempt counts them. */
   attempt: number;
+  /** Attempts counted against the policy: one a co-located crash interrupted is not. */
+  charged: number;
+  readonly crashes: CrashFacts[];
+  /** It was on a worker that crashed with other calls: it runs alone until it is cleared. */
+  suspect: boolean;
   slot: Slot | undefined;
   dispatchedAt: number;
-  settled: boolean;
+  timer: NodeJS.Timeout | undefined;
+  settle(error: AirlockError | undefined, reply?: unknown): void;
 }
 
-const defaultStartTimeoutMs = 10_000;
-const defaultCloseTimeoutMs = 5_000;
-const defaultMaxFrameBytes = 512 * 1024 * 1024;
+type Circuit =
+  | { readonly state: "closed" }
+  | { readonly state: "open"; readonly error: AirlockError; readonly timer: NodeJS.Timeout }
+  | { readonly state: "half-open" };
+
+const defaults = {
+  startTimeoutMs: 10_000,
+  closeTimeoutMs: 5_000,
+  maxFrameBytes: 512 * 1024 * 1024,
+  standby: 1,
+  circuitCoolDownMs: 5_000,
+  cancelGraceMs: 1_000,
+  heartbeatIntervalMs: 1_000,
+  heartbeatTimeoutMs: 5_000,
+};
 const exitGraceMs = 1_000;
 
 /** Starts the worker processes and resolves once all are ready; rejects with WORKER_START_FAILED if one cannot start. */
 export async function createPool(options: PoolOptions): Promise<Pool> {
   const size = positiveInteger(options.workers ?? availableParallelism(), "workers");
   const concurrency = positiveInteger(options.concurrency ?? 1, "concurrency");
+  const standby = nonNegativeInteger(options.standby ?? defaults.standby, "standby");
+  const maxQueue = options.maxQueue ?? Infinity;
+  const maxCallsPerWorker = options.maxCallsPerWorker ?? Infinity;
+  const maxRssBytes = options.maxRssBytes ?? Infinity;
+  const cancelGraceMs = options.cancelGraceMs ?? defaults.cancelGraceMs;
+  const coolDownMs = options.circuitCoolDownMs ?? defaults.circuitCoolDownMs;
+  const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? defaults.heartbeatTimeoutMs;
   const spawnOptions: WorkerSpawnOptions = {
     module: path.resolve(options.worker),
     execArgv: options.execArgv ?? [],
     env: options.env ?? process.env,
     forwardStderr: options.forwardStderr ?? true,
-    maxFrameBytes: options.maxFrameBytes ?? defaultMaxFrameBytes,
-    startTimeoutMs: options.startTimeoutMs ?? defaultStartTimeoutMs,
+    maxFrameBytes: options.maxFrameBytes ?? defaults.maxFrameBytes,
+    startTimeoutMs: options.startTimeoutMs ?? defaults.startTimeoutMs,
   };
 
   const slots = new Set<Slot>();
-  const queue: PendingCall[] = [];
-  const exitWaiters = new Set<() => void>();
+  const queue = createFifo<PendingCall>();
+  const retries = createFifo<PendingCall>();
+  const suspects = createFifo<PendingCall>();
+  // Calls waiting out a backoff are in no queue and on no worker; close() must still see them.
+  const backingOff = new Set<PendingCall>();
+  const waiters = new Set<() => void>();
+  const events = createEventHub();
+  const stats = createStatsRecorder();
+  const throttle = createRetryThrottle(options.retryThrottle);
+  const restarts = createRestartCounter(options.restartIntensity);
+  let circuit: Circuit = { state: "closed" };
+  let queued = 0;
   let nextCallId = 1;
+  let started = false;
   let closed = false;
-  let startFailure: AirlockError | undefined;
 
-  function startSlot(): Slot {
-    const slot: Slot = { process: spawnWorker(spawnOptions, { onFrame, onExit }), calls: new Map(), ready: false };
+  // ---- workers ----
+
+  function spawnSlot(reason: SpawnReason): Slot {
+    const slot: Slot = {
+      process: spawnWorker(spawnOptions, { onFrame, onExit }),
+      calls: new Map(),
+      role: "starting",
+      served: 0,
+      exclusive: false,
+      culprit: undefined,
+      blameless: false,
+      expectedExit: undefined,
+      pingSentAt: undefined,
+    };
     slots.add(slot);
+    events.emit({ type: "worker-spawned", pid: slot.process.pid, reason });
     slot.process.ready.then(
-      () => {
-        slot.ready = true;
-        drain();
-      },
+      () => onReady(slot),
       (error: AirlockError) => {
-        startFailure = error;
-        // With no worker left to run them, queued calls would wait forever.
-        if (![...slots].some((s) => s !== slot && !s.process.exited)) failQueue(error);
+        // Before the pool has started, createPool reports the failure itself.
+        if (started && !closed) openCircuit(error);
       },
     );
     return slot;
   }
 
-  function onFrame(worker: WorkerProcess, frame: Frame): void {
-    const slot = slotOf(worker);
-    const call = slot?.calls.get(frame.id);
-    if (!slot || !call) return; // a late answer to a call that was already abandoned and forgotten
-    slot.calls.delete(frame.id);
-    let error: AirlockError | undefined;
-    let reply: unknown;
-    try {
-      if (frame.type === FrameType.Reply) reply = fromBinary(call.method.output, frame.body);
-      else error = remoteError(frame, call);
-    } catch (cause) {
-      worker.kill(`sent an undecodable ${frame.type === FrameType.Reply ? "reply" : "error"}: ${(cause as Error).message}`);
-      error = new AirlockError(Code.Protocol, `worker ${worker.pid} sent an undecodable answer to ${call.method.path}`, {
-        method: call.method.path,
-        attempt: call.attempt,
-      });
-    }
-    call.settle(error, reply);
+  function onReady(slot: Slot): void {
+    if (slot.process.exited) return;
+    if (closed) return endSlot(slot, "the pool closed");
+    slot.role = count("active") < size ? "active" : "standby";
     drain();
+  }
+
+  function count(role: SlotRole): number {
+    let n = 0;
+    for (const slot of slots) if (slot.role === role) n += 1;
+    return n;
+  }
+
+  /** Brings the pool back to `size` active workers and `standby` spares, promoting spares first. */
+  function replenish(reason: SpawnReason): void {
+    if (closed || circuit.state !== "closed") return;
+    for (const slot of slots) {
+      if (count("active") >= size) break;
+      if (slot.role === "standby") slot.role = "active";
+    }
+    let missing = size + standby - (count("active") + count("standby") + count("starting"));
+    for (; missing > 0; missing -= 1) {
+      spawnSlot(count("active") + count("starting") < size ? reason : "standby");
+    }
+    drain();
+  }
+
+  function endSlot(slot: Slot, reason: string): void {
+    slot.expectedExit ??= reason;
+    slot.role = "retiring";
+    slot.process.end();
+    setTimeout(() => slot.process.exited || slot.process.kill(`${reason}; did not leave when asked`), exitGraceMs).unref();
+  }
+
+  function retire(slot: Slot, reason: string): void {
+    if (slot.role === "retiring") return;
+    slot.role = "retiring";
+    slot.expectedExit = reason;
+    events.emit({ type: "worker-recycled", pid: slot.process.pid, reason });
+    stats.counts.recycled += 1;
+    replenish("recycle");
+    if (slot.calls.size === 0) endSlot(slot, reason);
+  }
+
+  function checkRecycling(slot: Slot): void {
+    if (slot.role !== "active") return;
+    if (slot.served >= maxCallsPerWorker) return retire(slot, `recycled after ${slot.served} calls`);
+    if (maxRssBytes !== Infinity) {
+      const rss = residentBytes(slot.process.pid) ?? 0;
+      if (rss > maxRssBytes) retire(slot, `recycled at ${mebibytes(rss)} resident, over ${mebibytes(maxRssBytes)}`);
+    }
   }
 
   function onExit(worker: WorkerProcess, exit: WorkerExit): void {
     const slot = slotOf(worker);
     if (!slot) return;
     slots.delete(slot);
+    const expected = slot.expectedExit !== undefined || closed;
+    const crashed = !expected && slot.role !== "starting";
+    events.emit({ type: "worker-exited", pid: exit.pid, exitCode: exit.exitCode, signal: exit.signal, reason: exit.reason, expected: !crashed });
+    const alone = slot.calls.size === 1;
     const now = Date.now();
     for (const call of slot.calls.values()) {
-      const facts = { ...exit, attempt: call.attempt, elapsedMs: now - call.dispatchedAt };
-      call.settle(
-        new AirlockError(Code.WorkerCrashed, `worker ${exit.pid} ${exit.reason} while running ${call.method.path}`, {
-          method: call.method.path,
-          attempt: call.attempt,
-          crashes: [facts],
-          pid: exit.pid,
-        }),
-      );
+      if (call.state === "settled") continue;
+      const culprit = slot.culprit ? slot.culprit === call : !slot.blameless && (alone || call.suspect);
+      if (culprit) {
+        const facts: CrashFacts = { ...exit, attempt: call.attempt, elapsedMs: now - call.dispatchedAt };
+        call.crashes.push(facts);
+        attemptFailed(
+          call,
+          new AirlockError(Code.WorkerCrashed, `worker ${exit.pid} ${exit.reason} while running ${call.method.path} (attempt ${call.attempt})`, {
+            method: call.method.path,
+            attempt: call.attempt,
+            pid: exit.pid,
+          }),
+        );
+      } else {
+        // Another call, or something outside, brought the worker down: try again at no charge.
+        // When no one can be blamed, the call runs alone from now on so that blame is exact.
+        call.suspect ||= !slot.culprit && !slot.blameless;
+        call.charged -= 1;
+        stats.counts.retries += 1;
+        requeue(call);
+      }
     }
     slot.calls.clear();
-    for (const wake of exitWaiters) wake();
-    if (!closed && slot.ready) startSlot();
-    drain();
+    if (crashed) {
+      stats.counts.crashes += 1;
+      if (circuit.state === "half-open") {
+        openCircuit(new AirlockError(Code.CircuitOpen, `the probe worker ${exit.reason}`));
+      } else if (restarts.record(now)) {
+        openCircuit(circuitOpenError(options.restartIntensity, exit));
+      } else {
+        stats.counts.restarts += 1;
+      }
+    }
+    // A replacement that failed to start opens the circuit (in its ready handler) instead of
+    // being replaced at once: that would be a restart loop.
+    if (slot.role !== "starting") replenish(crashed ? "restart" : "recycle");
+    wake();
   }
 
   function slotOf(worker: WorkerProcess): Slot | undefined {
@@ -144,119 +305,324 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
     return undefined;
   }
 
+  // ---- answers ----
+
+  function onFrame(worker: WorkerProcess, frame: Frame): void {
+    const slot = slotOf(worker);
+    if (!slot) return;
+    if (frame.type === FrameType.Pong) {
+      slot.pingSentAt = undefined;
+      return;
+    }
+    const call = slot.calls.get(frame.id);
+    if (!call) return; // an answer to a call abandoned and forgotten: harmless
+    slot.calls.delete(frame.id);
+    slot.served += 1;
+    if (call.suspect) slot.exclusive = false;
+    if (call.state !== "settled") {
+      clearTimeout(call.timer);
+      let reply: unknown;
+      let error: AirlockError | undefined;
+      try {
+        if (frame.type === FrameType.Reply) reply = fromBinary(call.method.output, frame.body);
+        else error = remoteError(frame, call);
+      } catch (cause) {
+        slot.culprit = call;
+        worker.kill(`sent an undecodable answer to ${call.method.path}: ${(cause as Error).message}`);
+        error = new AirlockError(Code.Protocol, `worker ${worker.pid} sent an undecodable answer to ${call.method.path}`, {
+          method: call.method.path,
+          attempt: call.attempt,
+        });
+      }
+      call.suspect = false;
+      if (error) attemptFailed(call, error);
+      else {
+        throttle.succeeded();
+        call.settle(undefined, reply);
+        if (circuit.state === "half-open") closeCircuit();
+      }
+    }
+    if (slot.role === "retiring" && slot.calls.size === 0) endSlot(slot, slot.expectedExit ?? "recycled");
+    else checkRecycling(slot);
+    drain();
+  }
+
+  function attemptFailed(call: PendingCall, failure: AirlockError): void {
+    const step = nextStep(
+      { method: call.method.path, policy: call.policy, charged: call.charged, crashes: call.crashes, deadline: call.deadline },
+      failure,
+      throttle,
+      Date.now(),
+    );
+    if ("error" in step) return call.settle(step.error);
+    stats.counts.retries += 1;
+    events.emit({ type: "call-retried", method: call.method.path, attempt: call.attempt + 1, code: failure.code, backoffMs: step.retryInMs });
+    call.state = "backoff";
+    call.slot = undefined;
+    backingOff.add(call);
+    call.timer = setTimeout(() => {
+      call.timer = undefined;
+      backingOff.delete(call);
+      requeue(call);
+    }, step.retryInMs);
+  }
+
+  // ---- dispatch ----
+
+  function requeue(call: PendingCall): void {
+    call.slot = undefined;
+    if (circuit.state === "open") return call.settle(circuitError(circuit.error, call));
+    call.state = "queued";
+    queued += 1;
+    (call.suspect ? suspects : retries).push(call);
+    drain();
+  }
+
   function drain(): void {
-    while (queue.length > 0) {
+    if (circuit.state === "open") return;
+    for (;;) {
+      const suspect = live(suspects);
+      if (suspect) {
+        // A suspect needs an empty worker; hold other calls back so that one empties.
+        const idle = findSlot((slot) => slot.calls.size === 0);
+        if (!idle) return;
+        suspects.shift();
+        dispatch(suspect, idle);
+        continue;
+      }
+      const fifo = live(retries) ? retries : queue;
+      const next = live(fifo);
+      if (!next) return;
       const slot = leastBusySlot();
       if (!slot) return;
-      dispatch(queue.shift()!, slot);
+      fifo.shift();
+      dispatch(next, slot);
     }
+  }
+
+  // Skips calls settled while they waited (aborted, timed out): they are removed lazily.
+  function live(fifo: ReturnType<typeof createFifo<PendingCall>>): PendingCall | undefined {
+    while (fifo.peek()?.state === "settled") fifo.shift();
+    return fifo.peek();
+  }
+
+  function findSlot(accept: (slot: Slot) => boolean): Slot | undefined {
+    for (const slot of slots) if (slot.role === "active" && !slot.exclusive && !slot.process.exited && accept(slot)) return slot;
+    return undefined;
   }
 
   function leastBusySlot(): Slot | undefined {
     let best: Slot | undefined;
     for (const slot of slots) {
-      if (!slot.ready || slot.process.exited || slot.calls.size >= concurrency) continue;
+      if (slot.role !== "active" || slot.exclusive || slot.process.exited || slot.calls.size >= concurrency) continue;
       if (!best || slot.calls.size < best.calls.size) best = slot;
     }
     return best;
   }
 
   function dispatch(call: PendingCall, slot: Slot): void {
-    call.attempt += 1;
+    queued -= 1;
+    call.state = "running";
     call.slot = slot;
+    call.attempt += 1;
+    call.charged += 1;
     call.dispatchedAt = Date.now();
     slot.calls.set(call.id, call);
+    if (call.suspect) slot.exclusive = true;
+    if (call.attemptTimeoutMs !== undefined) {
+      const limit = call.attemptTimeoutMs;
+      call.timer = setTimeout(() => {
+        if (slot.calls.get(call.id) !== call) return;
+        slot.culprit ??= call;
+        slot.process.kill(`hung: no answer within the ${limit} ms attempt timeout of ${call.method.path}`);
+      }, limit);
+    }
     const timeLeft = call.deadline === undefined ? 0 : Math.max(1, call.deadline - call.dispatchedAt);
     slot.process.send(encodeCall(call.id, call.attempt, timeLeft, methodPath(call.method), call.request));
   }
 
-  function failQueue(error: AirlockError): void {
-    for (const call of queue.splice(0)) call.settle(error);
+  // ---- circuit ----
+
+  function openCircuit(error: AirlockError): void {
+    if (closed) return;
+    if (circuit.state === "open") clearTimeout(circuit.timer);
+    circuit = { state: "open", error, timer: setTimeout(probe, coolDownMs) };
+    circuit.timer.unref();
+    events.emit({ type: "circuit-opened", reason: error.rawMessage });
+    for (const fifo of [suspects, retries, queue]) {
+      for (const call of fifo.drain()) call.settle(circuitError(error, call));
+    }
+    // Spares would only be started to die the same way; the probe decides when to go on.
+    for (const slot of slots) if (slot.role === "standby" || slot.role === "starting") endSlot(slot, "the circuit opened");
   }
+
+  function probe(): void {
+    if (closed) return;
+    circuit = { state: "half-open" };
+    if (count("active") === 0) spawnSlot("probe");
+  }
+
+  function closeCircuit(): void {
+    circuit = { state: "closed" };
+    restarts.reset();
+    events.emit({ type: "circuit-closed" });
+    replenish("restart");
+  }
+
+  // ---- heartbeats ----
+
+  const heartbeatIntervalMs = options.heartbeatIntervalMs ?? defaults.heartbeatIntervalMs;
+  const heartbeat =
+    heartbeatIntervalMs > 0
+      ? setInterval(() => {
+          const now = Date.now();
+          for (const slot of slots) {
+            if (slot.role === "starting" || slot.process.exited) continue;
+            if (slot.pingSentAt !== undefined && now - slot.pingSentAt > heartbeatTimeoutMs) {
+              // A busy worker cannot answer while it runs native code; only a stopped or an
+              // idle one is known to be broken. Hangs in calls are the attempt timeout's job.
+              if (isStopped(slot.process.pid)) {
+                slot.blameless = true;
+                slot.process.kill(`stopped: no heartbeat for ${now - slot.pingSentAt} ms`);
+              } else if (slot.calls.size === 0) {
+                slot.blameless = true;
+                slot.process.kill(`unresponsive: no heartbeat for ${now - slot.pingSentAt} ms while idle`);
+              }
+              continue;
+            }
+            if (slot.pingSentAt === undefined) {
+              slot.pingSentAt = now;
+              slot.process.send(encodeFrame(FrameType.Ping, 0));
+            }
+            if (slot.calls.size === 0) checkRecycling(slot);
+          }
+        }, heartbeatIntervalMs)
+      : undefined;
+  heartbeat?.unref();
+
+  // ---- calls ----
 
   function call<I extends DescMessage, O extends DescMessage>(
     method: MethodDefinition<I, O>,
     request: MessageInitShape<I>,
-    options: CallOptions = {},
+    callOptions: CallOptions = {},
   ): Promise<MessageShape<O>> {
-    if (closed) return Promise.reject(new AirlockError(Code.FailedPrecondition, "the pool is closed", { method: method.path }));
-    if (method.kind !== "unary") {
-      return Promise.reject(new AirlockError(Code.Unimplemented, `${method.path} is a ${method.kind} method; airlock runs unary methods only`));
-    }
+    const fail = (code: Code, message: string) => Promise.reject(new AirlockError(code, message, { method: method.path }));
+    if (closed) return fail(Code.FailedPrecondition, "the pool is closed");
+    if (method.kind !== "unary") return fail(Code.Unimplemented, `${method.path} is a ${method.kind} method; airlock runs unary methods only`);
+    if (circuit.state === "open") return Promise.reject(circuitError(circuit.error, { method }));
+    if (queued >= maxQueue) return fail(Code.ResourceExhausted, `the pool's queue is full (${maxQueue} calls waiting)`);
+    const overrides = options.methods?.[method.path];
+    let policy: RetryPolicy;
     let bytes: Uint8Array;
+    try {
+      policy = resolveRetryPolicy(method.retry, overrides?.retry, callOptions.retry);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     try {
       bytes = toBinary(method.input, create(method.input, request));
     } catch (cause) {
-      return Promise.reject(
-        new AirlockError(Code.InvalidArgument, `cannot encode ${method.input.typeName}: ${(cause as Error).message}`, { method: method.path }),
-      );
+      return fail(Code.InvalidArgument, `cannot encode ${method.input.typeName}: ${(cause as Error).message}`);
     }
+    stats.counts.calls += 1;
     return new Promise<MessageShape<O>>((resolve, reject) => {
-      const { signal, timeoutMs } = options;
-      let timer: NodeJS.Timeout | undefined;
+      const { signal, timeoutMs } = callOptions;
+      let deadlineTimer: NodeJS.Timeout | undefined;
       const onAbort = () => abandon(new AirlockError(Code.Cancelled, "the caller aborted the call", { method: method.path }));
       const pending: PendingCall = {
         id: nextCallId,
         method,
         request: bytes,
+        policy,
+        attemptTimeoutMs: overrides?.attemptTimeoutMs ?? method.attemptTimeoutMs,
         deadline: timeoutMs === undefined ? undefined : Date.now() + timeoutMs,
+        startedAt: performance.now(),
+        state: "queued",
         attempt: 0,
+        charged: 0,
+        crashes: [],
+        suspect: false,
         slot: undefined,
         dispatchedAt: 0,
-        settled: false,
+        timer: undefined,
         settle(error, reply) {
-          if (pending.settled) return;
-          pending.settled = true;
-          clearTimeout(timer);
+          if (pending.state === "settled") return;
+          if (pending.state === "queued") queued -= 1;
+          pending.state = "settled";
+          backingOff.delete(pending);
+          clearTimeout(deadlineTimer);
+          clearTimeout(pending.timer);
           signal?.removeEventListener("abort", onAbort);
+          stats.settled(error?.code, (performance.now() - pending.startedAt) * 1e6);
           if (error) reject(error);
           else resolve(reply as MessageShape<O>);
-          for (const wake of exitWaiters) wake();
+          wake();
         },
       };
       nextCallId = nextCallId >= 0xffffffff ? 1 : nextCallId + 1;
-      // Settles the call now; a dispatched one keeps its worker busy until the worker answers.
+      // Settles the call now. A running attempt is cancelled in its worker, which keeps the
+      // slot until it answers, and is killed if it does not within the grace period.
       function abandon(error: AirlockError): void {
-        const index = queue.indexOf(pending);
-        if (index >= 0) queue.splice(index, 1);
-        else if (pending.slot && !pending.settled) pending.slot.process.send(encodeFrame(FrameType.Cancel, pending.id));
+        const slot = pending.state === "running" ? pending.slot : undefined;
         pending.settle(error);
+        if (!slot) return;
+        slot.process.send(encodeFrame(FrameType.Cancel, pending.id));
+        setTimeout(() => {
+          if (slot.calls.get(pending.id) !== pending) return;
+          slot.culprit ??= pending;
+          slot.process.kill(`did not stop a cancelled call to ${method.path} within ${cancelGraceMs} ms`);
+        }, cancelGraceMs).unref();
       }
       if (signal?.aborted) return onAbort();
       signal?.addEventListener("abort", onAbort, { once: true });
       if (timeoutMs !== undefined) {
-        timer = setTimeout(
+        deadlineTimer = setTimeout(
           () => abandon(new AirlockError(Code.DeadlineExceeded, `${method.path} did not finish within ${timeoutMs} ms`, { method: method.path })),
           timeoutMs,
         );
       }
-      if (startFailure && ![...slots].some((slot) => !slot.process.exited)) return pending.settle(startFailure);
+      queued += 1;
       queue.push(pending);
       drain();
     });
   }
 
-  async function close({ timeoutMs = defaultCloseTimeoutMs } = {}): Promise<void> {
+  // ---- close ----
+
+  async function close({ timeoutMs = defaults.closeTimeoutMs } = {}): Promise<void> {
     if (closed) {
-      await waitFor(() => slots.size === 0, Infinity);
+      await until(() => slots.size === 0, Infinity);
       return;
     }
     closed = true;
-    const drained = await waitFor(() => queue.length === 0 && [...slots].every((slot) => slot.calls.size === 0), timeoutMs);
-    if (!drained) failQueue(new AirlockError(Code.Unavailable, "the pool closed before the call could run"));
-    for (const slot of slots) slot.process.end();
-    if (!(await waitFor(() => slots.size === 0, exitGraceMs))) {
-      for (const slot of slots) slot.process.kill("did not exit when the pool closed");
-      await waitFor(() => slots.size === 0, Infinity);
+    clearInterval(heartbeat);
+    if (circuit.state === "open") clearTimeout(circuit.timer);
+    const busy = () => [...slots].some((slot) => slot.calls.size > 0) || queued > 0 || backingOff.size > 0;
+    if (!(await until(() => !busy(), timeoutMs))) {
+      const error = new AirlockError(Code.Unavailable, "the pool closed before the call finished");
+      for (const fifo of [suspects, retries, queue]) for (const pending of fifo.drain()) pending.settle(error);
+      for (const pending of backingOff) pending.settle(error);
+      for (const slot of slots) for (const pending of slot.calls.values()) pending.settle(error);
     }
+    for (const slot of slots) endSlot(slot, "the pool closed");
+    for (const signal of ["SIGTERM", "SIGKILL"] as const) {
+      if (await until(() => slots.size === 0, exitGraceMs)) return;
+      for (const slot of slots) slot.process.kill("did not exit when the pool closed", signal);
+    }
+    await until(() => slots.size === 0, Infinity);
+  }
+
+  function wake(): void {
+    for (const waiter of waiters) waiter();
   }
 
   // Resolves true once `condition` holds, or false after `timeoutMs`; re-checked whenever a call settles or a worker exits.
-  function waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+  function until(condition: () => boolean, timeoutMs: number): Promise<boolean> {
     if (condition()) return Promise.resolve(true);
     return new Promise((resolve) => {
       const done = (result: boolean) => {
-        exitWaiters.delete(check);
+        waiters.delete(check);
         clearTimeout(timer);
         resolve(result);
       };
@@ -264,25 +630,48 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
         if (condition()) done(true);
       };
       const timer = Number.isFinite(timeoutMs) ? setTimeout(() => done(false), timeoutMs) : undefined;
-      exitWaiters.add(check);
+      waiters.add(check);
     });
   }
 
-  const started = Array.from({ length: size }, startSlot);
+  // ---- start ----
+
+  const initial = [
+    ...Array.from({ length: size }, () => spawnSlot("start")),
+    ...Array.from({ length: standby }, () => spawnSlot("standby")),
+  ];
   try {
-    await Promise.all(started.map((slot) => slot.process.ready));
+    await Promise.all(initial.map((slot) => slot.process.ready));
   } catch (error) {
     closed = true;
+    clearInterval(heartbeat);
     for (const slot of slots) slot.process.kill("the pool failed to start");
-    await waitFor(() => slots.size === 0, Infinity);
+    await until(() => slots.size === 0, Infinity);
     throw error;
   }
+  started = true;
 
   return {
     call,
     close,
     pids: () => [...slots].filter((slot) => !slot.process.exited).map((slot) => slot.process.pid),
+    stats: () => stats.snapshot(queued, [...slots].reduce((n, slot) => n + slot.calls.size, 0)),
+    on: events.on,
   };
+}
+
+function circuitOpenError(intensity: RestartIntensity | undefined, exit: WorkerExit): AirlockError {
+  const { maxRestarts = 20, withinMs = 10_000 } = intensity ?? {};
+  return new AirlockError(
+    Code.CircuitOpen,
+    `workers crashed more than ${maxRestarts} times within ${withinMs} ms (last: worker ${exit.pid} ${exit.reason})`,
+    { stderrTail: exit.stderrTail, pid: exit.pid },
+  );
+}
+
+// The circuit's error, told to one call: same code and facts, with the call's method.
+function circuitError(error: AirlockError, call: { method: MethodDefinition }): AirlockError {
+  return new AirlockError(error.code, error.rawMessage, { ...error.details, method: call.method.path }, { cause: error.cause });
 }
 
 function remoteError(frame: Frame, call: PendingCall): AirlockError {
@@ -304,7 +693,16 @@ function methodPath(method: MethodDefinition): Buffer {
   return encoded;
 }
 
+function mebibytes(bytes: number): string {
+  return `${(bytes / 1048576).toFixed(0)} MiB`;
+}
+
 function positiveInteger(value: number, name: string): number {
   if (!Number.isInteger(value) || value < 1) throw new AirlockError(Code.InvalidArgument, `${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+function nonNegativeInteger(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 0) throw new AirlockError(Code.InvalidArgument, `${name} must be a non-negative integer, got ${value}`);
   return value;
 }

@@ -29,7 +29,7 @@ export interface WorkerSpawnOptions {
 
 /** Callbacks through which a worker process reports to its supervisor. */
 export interface WorkerEvents {
-  /** A reply or error frame for a call. */
+  /** A reply or error frame for a call, or a heartbeat's answer. */
   onFrame(worker: WorkerProcess, frame: Frame): void;
   /** The process is gone; called once, after its stderr has been read. */
   onExit(worker: WorkerProcess, exit: WorkerExit): void;
@@ -114,7 +114,7 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
       const body = decodeJsonBody(frame.body);
       killReason ??= `failed to load: ${String(body.message)}`;
       startError = startFailure(`its module failed to load: ${String(body.message)}`, stringOrUndefined(body.stack));
-    } else if (frame.type === FrameType.Reply || frame.type === FrameType.Error) {
+    } else if (frame.type === FrameType.Reply || frame.type === FrameType.Error || frame.type === FrameType.Pong) {
       events.onFrame(worker, frame);
     } else {
       throw new AirlockError(Code.Protocol, `unexpected frame type ${frame.type} from a worker`);

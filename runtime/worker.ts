@@ -88,6 +88,8 @@ function onFrame(conn: WorkerConnection, frame: Frame): void {
     void runCall(conn, frame);
   } else if (frame.type === FrameType.Cancel) {
     conn.running.get(frame.id)?.abort(new AirlockError(Code.Cancelled, "the caller cancelled the call"));
+  } else if (frame.type === FrameType.Ping) {
+    conn.send(encodeFrame(FrameType.Pong, frame.id));
   }
 }
 

@@ -1,7 +1,8 @@
 import { BytesValueSchema } from "@bufbuild/protobuf/wkt";
-import { AirlockError, Code, createPool, type Pool } from "airlock";
+import { Code, createPool, type Pool } from "airlock";
 import { createTestServiceClient, TestServiceDefinition, type TestServiceClient } from "./gen/airlock/test/v1/test_airlock.js";
 import { workerPath } from "./support/crashy.js";
+import { rejection } from "./support/expect.js";
 import { checkLeaksAfterEach } from "./support/leaks.js";
 
 let pool: Pool;
@@ -13,15 +14,6 @@ beforeEach(async () => {
 });
 afterEach(() => pool.close());
 checkLeaksAfterEach();
-
-async function rejection(promise: Promise<unknown>): Promise<AirlockError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(AirlockError);
-  return error as AirlockError;
-}
 
 test("a call is answered by a worker process, not by the caller", async () => {
   const reply = await client.echo({ text: "hello", data: new Uint8Array([1, 2, 3]) });
@@ -107,7 +99,7 @@ test("a worker killed by SIGSEGV in native code fails its call with the crash fa
   expect(crash.stderrTail).toMatch(/about to crash by segfault/);
   await expect(client.echo({ text: "after" })).resolves.toMatchObject({ text: "after" });
   expect(pool.pids()).not.toContain(crash.pid);
-  expect(pool.pids()).toHaveLength(2);
+  expect(pool.pids()).toHaveLength(3); // two workers and the spare
 });
 
 test("a worker that calls process.exit fails its call with the exit code", async () => {

@@ -80,6 +80,7 @@ export const handlers: TestServiceHandlers = {
     throw new Error("down");
   },
   sleep: async (request, context) => ({ pid: request.ms + context.attempt, cancelled: context.signal.aborted }),
+  leak: (request) => ({ rssBytes: BigInt(request.mebibytes) }),
   flaky: (_request, context) => create(FlakyReplySchema, { attempt: context.attempt }),
 };
 

@@ -1,4 +1,5 @@
 // The worker most tests run: each method fails, in a real way, when the request asks it to.
+import { Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { AirlockError, Code, isCode, serve } from "airlock";
 import { TestServiceDefinition } from "../gen/airlock/test/v1/test_airlock.js";
@@ -6,7 +7,7 @@ import { loadCrashy } from "../support/crashy.js";
 
 const crashy = loadCrashy();
 
-const waysToCrash = new Set(["segfault", "abort", "spin", "js-loop", "exit", "uncaught", "oom", "sigkill"]);
+const waysToCrash = new Set(["segfault", "abort", "spin", "js-loop", "exit", "uncaught", "oom", "sigkill", "close-channel", "sigstop"]);
 
 function crash(how: string): void {
   switch (how) {
@@ -32,9 +33,25 @@ function crash(how: string): void {
     case "sigkill":
       process.kill(process.pid, "SIGKILL");
       return;
+    case "sigstop":
+      process.kill(process.pid, "SIGSTOP");
+      return;
+    case "close-channel":
+      // Half-closes the control channel, as a confused library closing fds might, and lives on.
+      channelSocket().end();
+      setInterval(() => undefined, 1000);
+      return;
     default:
       throw new AirlockError(Code.InvalidArgument, `unknown way to crash: ${how}`);
   }
+}
+
+function channelSocket(): Socket {
+  const fd = Number(process.env.AIRLOCK_CHANNEL_FD);
+  const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
+  const socket = handles.find((handle) => handle instanceof Socket && (handle as unknown as { _handle?: { fd?: number } })._handle?.fd === fd);
+  if (!socket) throw new Error("control channel socket not found");
+  return socket as Socket;
 }
 
 serve(TestServiceDefinition, {
@@ -50,12 +67,17 @@ serve(TestServiceDefinition, {
     process.stderr.write(`about to crash by ${request.how}\n`);
     if (request.afterMs > 0) await sleep(request.afterMs);
     crash(request.how);
-    return {};
+    // Some ways of going down take effect a moment later; never reply in between.
+    return new Promise<never>(() => undefined);
   },
   async sleep(request, context) {
     // Honours cancellation, as a well-behaved handler should.
     await sleep(request.ms, undefined, { signal: context.signal }).catch(() => undefined);
     return { pid: process.pid, cancelled: context.signal.aborted };
+  },
+  leak(request) {
+    crashy.leak(request.mebibytes * 1024 * 1024);
+    return { rssBytes: BigInt(process.memoryUsage.rss()), pid: process.pid };
   },
   flaky(request, context) {
     if (context.attempt <= request.failures) {

@@ -1,0 +1,24 @@
+/** Erlang/OTP's restart intensity: at most `maxRestarts` within `withinMs`. */
+export interface RestartIntensity {
+  /** Restarts allowed within the window before the circuit opens. Default 20. */
+  readonly maxRestarts?: number;
+  /** The sliding window, in milliseconds. Default 10 000. */
+  readonly withinMs?: number;
+}
+
+/** Counts restarts in a sliding window; `record` answers whether the limit is now exceeded. */
+export function createRestartCounter({ maxRestarts = 20, withinMs = 10_000 }: RestartIntensity = {}) {
+  const times: number[] = [];
+  return {
+    /** Notes one restart at `now` and tells whether more than maxRestarts fell within the window. */
+    record(now: number): boolean {
+      times.push(now);
+      while (times.length > 0 && times[0]! <= now - withinMs) times.shift();
+      return times.length > maxRestarts;
+    },
+    /** Forgets past restarts, as when the circuit closes again. */
+    reset(): void {
+      times.length = 0;
+    },
+  };
+}

@@ -1,0 +1,84 @@
+import { Code } from "./code.js";
+import type { RetryPolicy } from "./definition.js";
+import { AirlockError } from "./errors.js";
+
+/**
+ * The policy of a method that sets none: a crash is retried twice. Its backoffs are also what
+ * protoc-gen-airlock fills in for fields a proto policy leaves unset.
+ */
+export const defaultRetryPolicy: RetryPolicy = {
+  maxAttempts: 3,
+  initialBackoffMs: 100,
+  maxBackoffMs: 5000,
+  backoffMultiplier: 2,
+  jitter: 1,
+  retryableCodes: [Code.WorkerCrashed],
+};
+
+/**
+ * The policy that governs one call: the call's override, else the pool's override for the
+ * method, else the proto option, else the default; each layer replaces only the fields it sets.
+ */
+export function resolveRetryPolicy(
+  fromProto: RetryPolicy | undefined,
+  fromPool: Partial<RetryPolicy> | false | undefined,
+  fromCall: Partial<RetryPolicy> | false | undefined,
+): RetryPolicy {
+  if (fromCall === false || (fromCall === undefined && fromPool === false)) return { ...defaultRetryPolicy, maxAttempts: 1 };
+  const policy = { ...defaultRetryPolicy, ...fromProto, ...(fromPool || {}), ...(fromCall || {}) };
+  return validRetryPolicy(policy);
+}
+
+/** Returns the policy if its numbers make sense; throws INVALID_ARGUMENT naming each that does not. */
+export function validRetryPolicy(policy: RetryPolicy): RetryPolicy {
+  const problems: string[] = [];
+  if (!Number.isInteger(policy.maxAttempts) || policy.maxAttempts < 1) problems.push("maxAttempts must be an integer >= 1");
+  if (!(policy.initialBackoffMs >= 0)) problems.push("initialBackoffMs must be >= 0");
+  if (!(policy.maxBackoffMs >= policy.initialBackoffMs)) problems.push("maxBackoffMs must be >= initialBackoffMs");
+  if (!(policy.backoffMultiplier >= 1)) problems.push("backoffMultiplier must be >= 1");
+  const jitter = policy.jitter ?? defaultRetryPolicy.jitter!;
+  if (!(jitter >= 0 && jitter <= 1)) problems.push("jitter must be within [0, 1]");
+  if (problems.length > 0) throw new AirlockError(Code.InvalidArgument, `invalid retry policy: ${problems.join("; ")}`);
+  return policy;
+}
+
+/**
+ * Milliseconds to wait before retry number `retry` (1 for the first retry). The ceiling grows
+ * by the multiplier up to maxBackoffMs; jitter 1 draws uniformly below it as gRPC does, 0 waits
+ * exactly the ceiling.
+ */
+export function backoffMs(policy: RetryPolicy, retry: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(policy.initialBackoffMs * policy.backoffMultiplier ** (retry - 1), policy.maxBackoffMs);
+  const jitter = policy.jitter ?? defaultRetryPolicy.jitter!;
+  return ceiling * (1 - jitter * random());
+}
+
+/** gRPC's retry throttling: retries stop while failures outweigh successes. */
+export interface RetryThrottleOptions {
+  /** Size of the bucket; retries are allowed while more than half of it is left. Default 10. */
+  readonly maxTokens?: number;
+  /** Tokens a success puts back; a failure takes one. Default 0.1. */
+  readonly tokenRatio?: number;
+}
+
+/** A token bucket shared by all calls of a pool: failures drain it, successes refill it. */
+export function createRetryThrottle({ maxTokens = 10, tokenRatio = 0.1 }: RetryThrottleOptions = {}) {
+  let tokens = maxTokens;
+  return {
+    /** Counts a successful call. */
+    succeeded(): void {
+      tokens = Math.min(maxTokens, tokens + tokenRatio);
+    },
+    /** Counts a failed attempt that the policy would retry. */
+    failed(): void {
+      tokens = Math.max(0, tokens - 1);
+    },
+    /** Whether a retry may be made now. */
+    allowsRetry(): boolean {
+      return tokens > maxTokens / 2;
+    },
+  };
+}
+
+/** The throttle's interface, as the supervisor sees it. */
+export type RetryThrottle = ReturnType<typeof createRetryThrottle>;

@@ -1,0 +1,53 @@
+import { createHistogram } from "node:perf_hooks";
+import type { Code } from "./code.js";
+
+/** A snapshot of what a pool has done since it started. */
+export interface PoolStats {
+  /** Calls accepted. */
+  readonly calls: number;
+  /** Calls that settled with a reply. */
+  readonly succeeded: number;
+  /** Calls that settled with an error, by its code. */
+  readonly failed: Readonly<Partial<Record<Code, number>>>;
+  /** Attempts made beyond each call's first. */
+  readonly retries: number;
+  /** Workers started to replace one that exited or was recycled. */
+  readonly restarts: number;
+  /** Workers that died while serving or idle (not counting recycling and close). */
+  readonly crashes: number;
+  /** Workers replaced on purpose: after maxCallsPerWorker calls or past maxRssBytes. */
+  readonly recycled: number;
+  /** Calls waiting for a worker now. */
+  readonly queued: number;
+  /** Calls running in workers now. */
+  readonly running: number;
+  /** Milliseconds from call to settlement, over every settled call. */
+  readonly latencyMs: { readonly p50: number; readonly p90: number; readonly p99: number; readonly max: number };
+}
+
+/** The counters behind PoolStats, updated by the supervisor as calls settle. */
+export function createStatsRecorder() {
+  const histogram = createHistogram();
+  const failed: Partial<Record<Code, number>> = {};
+  const counts = { calls: 0, succeeded: 0, retries: 0, restarts: 0, crashes: 0, recycled: 0 };
+  const ms = (percentile: number) => (histogram.count === 0 ? 0 : histogram.percentile(percentile) / 1e6);
+  return {
+    counts,
+    /** Records a settled call and how long it took. */
+    settled(code: Code | undefined, elapsedNs: number): void {
+      histogram.record(Math.max(1, Math.round(elapsedNs)));
+      if (code === undefined) counts.succeeded += 1;
+      else failed[code] = (failed[code] ?? 0) + 1;
+    },
+    /** Returns a copy of the counters with the latency percentiles. */
+    snapshot(queued: number, running: number): PoolStats {
+      return {
+        ...counts,
+        failed: { ...failed },
+        queued,
+        running,
+        latencyMs: { p50: ms(50), p90: ms(90), p99: ms(99), max: histogram.count === 0 ? 0 : histogram.max / 1e6 },
+      };
+    },
+  };
+}
