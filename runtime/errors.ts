@@ -29,7 +29,11 @@ export interface ErrorDetails {
   readonly remoteStack?: string;
   /** Tail of a worker's stderr when it failed outside a call (for example at start-up). */
   readonly stderrTail?: string;
+  /** The worker the error is about, when it failed outside a call. */
   readonly pid?: number;
+  /** How that worker ended: its exit code, or the signal that killed it. */
+  readonly exitCode?: number | null;
+  readonly signal?: string | null;
 }
 
 /** The one error type of airlock: a status code, a message, and the facts behind it. */

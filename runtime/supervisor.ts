@@ -134,6 +134,7 @@ const defaults = {
   heartbeatTimeoutMs: 5_000,
 };
 const exitGraceMs = 1_000;
+const maxFailedStartsInARow = 3;
 
 /** Starts the worker processes and resolves once all are ready; rejects with WORKER_START_FAILED if one cannot start. */
 export async function createPool(options: PoolOptions): Promise<Pool> {
@@ -167,6 +168,7 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
   const throttle = createRetryThrottle(options.retryThrottle);
   const restarts = createRestartCounter(options.restartIntensity);
   let circuit: Circuit = { state: "closed" };
+  let failedStarts = 0;
   let queued = 0;
   let nextCallId = 1;
   let started = false;
@@ -191,15 +193,29 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
     slot.process.ready.then(
       () => onReady(slot),
       (error: AirlockError) => {
-        // Before the pool has started, createPool reports the failure itself.
-        if (started && !closed) openCircuit(error);
+        // Before the pool has started, createPool reports the failure itself; a worker the
+        // pool ended on purpose while it started did not fail.
+        if (started && !closed && slot.expectedExit === undefined) startFailed(error);
       },
     );
     return slot;
   }
 
+  // A module that threw while loading will throw again: stop at once. A worker SIGKILLed while
+  // starting was killed from outside (the OOM killer, an operator): that is a restart like any
+  // other. Any other failure (a crash in native init, an exit, a start timeout) is replaced,
+  // up to a few in a row.
+  function startFailed(error: AirlockError): void {
+    const moduleThrew = error.details.remoteStack !== undefined;
+    const killedFromOutside = error.details.signal === "SIGKILL";
+    if (!killedFromOutside) failedStarts += 1;
+    if (moduleThrew || failedStarts >= maxFailedStartsInARow || restarts.record(Date.now())) openCircuit(error);
+    else replenish("restart");
+  }
+
   function onReady(slot: Slot): void {
     if (slot.process.exited) return;
+    failedStarts = 0;
     if (closed) return endSlot(slot, "the pool closed");
     slot.role = count("active") < size ? "active" : "standby";
     drain();
@@ -294,8 +310,7 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
         stats.counts.restarts += 1;
       }
     }
-    // A replacement that failed to start opens the circuit (in its ready handler) instead of
-    // being replaced at once: that would be a restart loop.
+    // A worker that failed to start is dealt with by startFailed, which knows why.
     if (slot.role !== "starting") replenish(crashed ? "restart" : "recycle");
     wake();
   }

@@ -94,11 +94,11 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
     },
   };
 
-  const startFailure = (message: string, remoteStack?: string) =>
+  const startFailure = (message: string, facts: { remoteStack?: string; exitCode?: number | null; signal?: string | null }) =>
     new AirlockError(Code.WorkerStartFailed, `worker ${worker.pid} (${options.module}) did not start: ${message}`, {
       pid: worker.pid,
       stderrTail: tail.text(),
-      ...(remoteStack ? { remoteStack } : {}),
+      ...facts,
     });
 
   const startTimer = setTimeout(() => {
@@ -113,7 +113,7 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
     } else if (frame.type === FrameType.StartFailed) {
       const body = decodeJsonBody(frame.body);
       killReason ??= `failed to load: ${String(body.message)}`;
-      startError = startFailure(`its module failed to load: ${String(body.message)}`, stringOrUndefined(body.stack));
+      startError = startFailure(`its module failed to load: ${String(body.message)}`, { remoteStack: stringOrUndefined(body.stack) ?? "" });
     } else if (frame.type === FrameType.Reply || frame.type === FrameType.Error || frame.type === FrameType.Pong) {
       events.onFrame(worker, frame);
     } else {
@@ -163,7 +163,8 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
     socket.destroy();
     child.stderr?.destroy();
     const reason = describeExit(exitCode, signal, spawnFailure ?? killReason);
-    if (!isReady) settleReady(startError ?? startFailure(reason));
+    // When the pool killed it (start timeout), the pool's reason is the fact, not the signal.
+    if (!isReady) settleReady(startError ?? startFailure(reason, killReason ? {} : { exitCode, signal }));
     events.onExit(worker, { pid: worker.pid, exitCode, signal, reason, stderrTail: tail.text() });
   }
 

@@ -1,62 +1,6 @@
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { channelFds, childPids, eventually } from "./proc.js";
 
-/** Process ids of this process's children, zombies included (read from /proc). */
-export function childPids(): number[] {
-  const pids: number[] = [];
-  for (const task of readdirSync("/proc/self/task")) {
-    const text = readFileSync(`/proc/self/task/${task}/children`, "utf8").trim();
-    if (text) pids.push(...text.split(/\s+/).map(Number));
-  }
-  return pids;
-}
-
-/** What this process's socket, pipe and memfd descriptors point to: the kinds a pool creates. */
-export function channelFds(): string[] {
-  const kinds: string[] = [];
-  for (const fd of readdirSync("/proc/self/fd")) {
-    let target: string;
-    try {
-      target = readlinkSync(`/proc/self/fd/${fd}`);
-    } catch {
-      continue; // the directory's own descriptor, closed while listing
-    }
-    if (/^(socket|pipe):|memfd:/.test(target)) kinds.push(`${fd} -> ${target}`);
-  }
-  return kinds;
-}
-
-/** Tells whether a process with this id still exists (a zombie counts). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Tells whether a process has stopped running: gone, or a zombie. An orphan's zombie stays
- * until its new parent reaps it, and pid 1 in some sandboxes never does.
- */
-export function hasExited(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
-  } catch {
-    return true;
-  }
-}
-
-/** Polls `condition` every 20 ms until it holds or `timeoutMs` passes; returns whether it held. */
-export async function eventually(condition: () => boolean, timeoutMs = 3000): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > end) return false;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return true;
-}
+export { channelFds, childPids, eventually, hasExited, isAlive } from "./proc.js";
 
 /**
  * Makes every test in the file prove that it left no child process and no extra socket,

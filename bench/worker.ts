@@ -1,0 +1,15 @@
+// The benchmarks' worker: BenchService, its crashes coming from the crash-prone native fixture.
+import * as path from "node:path";
+import { serve } from "airlock";
+import { BenchServiceDefinition } from "./gen/airlock/bench/v1/bench_airlock.js";
+
+const crashy = require(path.resolve(__dirname, "../../native/build/Release/crashy.node")) as {
+  compute(input: number, crashOneIn: number): number;
+  segfault(): never;
+};
+
+serve(BenchServiceDefinition, {
+  echo: (request) => ({ data: request.data }),
+  compute: (request) => ({ checksum: crashy.compute(request.input, request.crashOneIn) }),
+  crashOnce: (_request, context) => (context.attempt === 1 ? crashy.segfault() : { attempt: context.attempt }),
+});
