@@ -7,7 +7,7 @@
   "targets": [
     {
       "target_name": "airlock",
-      "sources": ["src/addon.cc", "src/process.cc"]
+      "sources": ["src/addon.cc", "src/memory.cc", "src/process.cc"]
     },
     {
       "target_name": "crashy",

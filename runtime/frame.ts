@@ -3,13 +3,14 @@
  *
  *   0  u32  size of the frame after this field
  *   4  u8   type (FrameType)
- *   5  u8   flags (reserved, 0)
+ *   5  u8   flags: FrameFlag.Blobs when the body carries a blob table
  *   6  u16  attempt number (Call), else 0
  *   8  u32  call id, matching replies to calls; 0 for frames about the worker itself
  *   12 u32  time left to the call's deadline in ms (Call), 0 for none
  *   16      body: for Call, u16 method path length + UTF-8 path + protobuf request;
  *           for Reply the protobuf reply; for Error, Ready and StartFailed a JSON object;
- *           empty for Cancel, Ping and Pong.
+ *           empty for Cancel, Release, Ping and Pong. With FrameFlag.Blobs, the protobuf
+ *           bytes of a Call or Reply are preceded by u32 table length + a blob table.
  *
  * The header is fixed so that a reader never parses text to find where a frame ends, and the
  * deadline travels as time left so that the two processes need not agree on clocks.
@@ -28,16 +29,24 @@ export const FrameType = {
   /** Heartbeat from the parent; the worker's event loop answers with Pong. */
   Ping: 7,
   Pong: 8,
+  /** The parent has copied a reply's blobs: the worker may reuse their result arena space. */
+  Release: 9,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
 const headerSize = 16;
 const sizeFieldSize = 4;
-const maxFrameType = FrameType.Pong;
+const maxFrameType = FrameType.Release;
+
+/** Bits of the header's flags byte. */
+export const FrameFlag = {
+  Blobs: 1,
+} as const;
 
 /** One decoded frame; `body` is a view into the bytes read, not a copy. */
 export interface Frame {
   readonly type: FrameType;
+  readonly flags: number;
   readonly attempt: number;
   readonly id: number;
   readonly timeoutMs: number;
@@ -49,22 +58,44 @@ function frameError(message: string): AirlockError {
   return new AirlockError(Code.Protocol, message);
 }
 
-/** Encodes a call: the method path is passed pre-encoded because it is the same for every call. */
-export function encodeCall(id: number, attempt: number, timeoutMs: number, path: Buffer, request: Uint8Array): Buffer {
-  const frame = Buffer.allocUnsafe(headerSize + 2 + path.length + request.length);
-  writeHeader(frame, FrameType.Call, attempt, id, timeoutMs);
+/**
+ * Encodes a call: the method path is passed pre-encoded because it is the same for every call;
+ * `blobTable` is passed when some request bytes travel in shared memory.
+ */
+export function encodeCall(id: number, attempt: number, timeoutMs: number, path: Buffer, request: Uint8Array, blobTable?: Buffer): Buffer {
+  const tableBytes = blobTable ? 4 + blobTable.length : 0;
+  const frame = Buffer.allocUnsafe(headerSize + 2 + path.length + tableBytes + request.length);
+  writeHeader(frame, FrameType.Call, attempt, id, timeoutMs, blobTable ? FrameFlag.Blobs : 0);
   frame.writeUInt16LE(path.length, headerSize);
   path.copy(frame, headerSize + 2);
-  frame.set(request, headerSize + 2 + path.length);
+  if (blobTable) writeTable(frame, headerSize + 2 + path.length, blobTable);
+  frame.set(request, headerSize + 2 + path.length + tableBytes);
   return frame;
 }
 
-/** Encodes any frame other than a call. */
+/** Encodes a reply, with its blob table when some reply bytes travel in shared memory. */
+export function encodeReply(id: number, reply: Uint8Array, blobTable?: Buffer): Buffer {
+  if (!blobTable) return encodeFrame(FrameType.Reply, id, reply);
+  const frame = Buffer.allocUnsafe(headerSize + 4 + blobTable.length + reply.length);
+  writeHeader(frame, FrameType.Reply, 0, id, 0, FrameFlag.Blobs);
+  writeTable(frame, headerSize, blobTable);
+  frame.set(reply, headerSize + 4 + blobTable.length);
+  return frame;
+}
+
+/** Encodes any frame other than a call or a reply. */
 export function encodeFrame(type: FrameType, id: number, body: Uint8Array = emptyBody): Buffer {
   const frame = Buffer.allocUnsafe(headerSize + body.length);
-  writeHeader(frame, type, 0, id, 0);
+  writeHeader(frame, type, 0, id, 0, 0);
   frame.set(body, headerSize);
   return frame;
+}
+
+/** Splits a reply's body into its blob table (if flagged) and protobuf bytes. */
+export function decodeReplyBody(frame: Frame): { reply: Buffer; blobTable: Buffer | undefined } {
+  if (!(frame.flags & FrameFlag.Blobs)) return { reply: frame.body, blobTable: undefined };
+  const { table, rest } = readTable(frame.body, 0);
+  return { reply: rest, blobTable: table };
 }
 
 /** Encodes a frame whose body is a JSON object (errors and lifecycle messages, never hot). */
@@ -72,12 +103,28 @@ export function encodeJsonFrame(type: FrameType, id: number, value: unknown): Bu
   return encodeFrame(type, id, Buffer.from(JSON.stringify(value), "utf8"));
 }
 
-/** Splits a call's body into its method path and request bytes. */
-export function decodeCallBody(body: Buffer): { path: string; request: Buffer } {
+/** Splits a call's body into its method path, blob table (if flagged) and request bytes. */
+export function decodeCallBody(frame: Frame): { path: string; request: Buffer; blobTable: Buffer | undefined } {
+  const { body } = frame;
   if (body.length < 2) throw frameError("call frame too short for its method path length");
   const pathLength = body.readUInt16LE(0);
   if (body.length < 2 + pathLength) throw frameError("call frame shorter than its method path");
-  return { path: body.toString("utf8", 2, 2 + pathLength), request: body.subarray(2 + pathLength) };
+  const path = body.toString("utf8", 2, 2 + pathLength);
+  if (!(frame.flags & FrameFlag.Blobs)) return { path, request: body.subarray(2 + pathLength), blobTable: undefined };
+  const { table, rest } = readTable(body, 2 + pathLength);
+  return { path, request: rest, blobTable: table };
+}
+
+function writeTable(frame: Buffer, at: number, table: Buffer): void {
+  frame.writeUInt32LE(table.length, at);
+  table.copy(frame, at + 4);
+}
+
+function readTable(body: Buffer, at: number): { table: Buffer; rest: Buffer } {
+  if (body.length < at + 4) throw frameError("frame too short for its blob table length");
+  const length = body.readUInt32LE(at);
+  if (body.length < at + 4 + length) throw frameError("frame shorter than its blob table");
+  return { table: body.subarray(at + 4, at + 4 + length), rest: body.subarray(at + 4 + length) };
 }
 
 /** Parses a JSON body into an object, or throws a PROTOCOL AirlockError. */
@@ -135,6 +182,7 @@ function decodeFrame(bytes: Buffer): Frame {
   if (type < FrameType.Call || type > maxFrameType) throw frameError(`unknown frame type ${type}`);
   return {
     type: type as FrameType,
+    flags: bytes.readUInt8(5),
     attempt: bytes.readUInt16LE(6),
     id: bytes.readUInt32LE(8),
     timeoutMs: bytes.readUInt32LE(12),
@@ -142,10 +190,10 @@ function decodeFrame(bytes: Buffer): Frame {
   };
 }
 
-function writeHeader(frame: Buffer, type: FrameType, attempt: number, id: number, timeoutMs: number): void {
+function writeHeader(frame: Buffer, type: FrameType, attempt: number, id: number, timeoutMs: number, flags: number): void {
   frame.writeUInt32LE(frame.length - sizeFieldSize, 0);
   frame.writeUInt8(type, 4);
-  frame.writeUInt8(0, 5);
+  frame.writeUInt8(flags, 5);
   frame.writeUInt16LE(Math.min(attempt, 0xffff), 6);
   frame.writeUInt32LE(id >>> 0, 8);
   frame.writeUInt32LE(Math.min(Math.max(0, Math.ceil(timeoutMs)), 0xffffffff), 12);

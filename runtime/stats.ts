@@ -3,7 +3,7 @@ import type { Code } from "./code.js";
 
 /** A snapshot of what a pool has done since it started. */
 export interface PoolStats {
-  /** Calls accepted. */
+  /** Calls made, including those refused at once (closed pool, open circuit, full queue). */
   readonly calls: number;
   /** Calls that settled with a reply. */
   readonly succeeded: number;
@@ -11,7 +11,7 @@ export interface PoolStats {
   readonly failed: Readonly<Partial<Record<Code, number>>>;
   /** Attempts made beyond each call's first. */
   readonly retries: number;
-  /** Workers started to replace one that exited or was recycled. */
+  /** Workers started to replace one that crashed (recycled workers are counted in `recycled`). */
   readonly restarts: number;
   /** Workers that died while serving or idle (not counting recycling and close). */
   readonly crashes: number;
@@ -21,6 +21,8 @@ export interface PoolStats {
   readonly queued: number;
   /** Calls running in workers now. */
   readonly running: number;
+  /** Bytes of the argument arena held now by calls and by blobs from allocBlob(). */
+  readonly blobBytes: number;
   /** Milliseconds from call to settlement, over every settled call. */
   readonly latencyMs: { readonly p50: number; readonly p90: number; readonly p99: number; readonly max: number };
 }
@@ -40,12 +42,13 @@ export function createStatsRecorder() {
       else failed[code] = (failed[code] ?? 0) + 1;
     },
     /** Returns a copy of the counters with the latency percentiles. */
-    snapshot(queued: number, running: number): PoolStats {
+    snapshot(queued: number, running: number, blobBytes: number): PoolStats {
       return {
         ...counts,
         failed: { ...failed },
         queued,
         running,
+        blobBytes,
         latencyMs: { p50: ms(50), p90: ms(90), p99: ms(99), max: histogram.count === 0 ? 0 : histogram.max / 1e6 },
       };
     },

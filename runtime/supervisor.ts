@@ -1,12 +1,17 @@
 import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { availableParallelism } from "node:os";
 import * as path from "node:path";
+import { createArenaFd, openWritableArena, placeBlob } from "./blob-arena.js";
+import { takeBlobs } from "./blob-fields.js";
+import { copyReplyBlobs } from "./blob-results.js";
+import { Arena, encodeBlobTable } from "./blob-table.js";
 import { Code, isCode } from "./code.js";
 import type { CallOptions, Channel, MethodDefinition, RetryPolicy } from "./definition.js";
 import { AirlockError, type CrashFacts } from "./errors.js";
 import { createEventHub, type PoolEventListener } from "./events.js";
 import { createFifo } from "./fifo.js";
-import { decodeJsonBody, encodeCall, encodeFrame, FrameType, type Frame } from "./frame.js";
+import { decodeJsonBody, decodeReplyBody, encodeCall, encodeFrame, FrameFlag, FrameType, type Frame } from "./frame.js";
+import { nativeAddon } from "./native.js";
 import { isStopped, residentBytes } from "./proc.js";
 import { createRestartCounter, type RestartIntensity } from "./restart-intensity.js";
 import { createRetryThrottle, resolveRetryPolicy, type RetryThrottleOptions } from "./retry.js";
@@ -20,6 +25,16 @@ export interface MethodOverrides {
   readonly retry?: Partial<RetryPolicy> | false;
   /** Time one attempt may take before its worker is considered hung and killed. */
   readonly attemptTimeoutMs?: number;
+}
+
+/** How large bytes travel: as handles to shared memory instead of inside the frame. */
+export interface BlobOptions {
+  /** Bytes values at least this long travel as blobs, both ways. Default 64 KiB. */
+  readonly thresholdBytes?: number;
+  /** Size of the argument arena shared by all workers; only pages written cost memory. Default 1 GiB. */
+  readonly argumentArenaBytes?: number;
+  /** Size of each worker's result arena. Default 1 GiB. */
+  readonly resultArenaBytes?: number;
 }
 
 /** How to run a pool of worker processes. Only `worker` is required. */
@@ -62,6 +77,10 @@ export interface PoolOptions {
   readonly forwardStderr?: boolean;
   /** Largest frame accepted on a control channel. Default 512 MiB. */
   readonly maxFrameBytes?: number;
+  /** Shared-memory blobs for large bytes fields; `false` sends every byte through the channel. */
+  readonly blobs?: BlobOptions | false;
+  /** Receives every pool event from the first spawn on; `pool.on()` only sees events after createPool resolves. */
+  readonly onEvent?: PoolEventListener;
 }
 
 /** A pool of supervised worker processes; its `call` runs one unary call on one of them. */
@@ -74,6 +93,14 @@ export interface Pool extends Channel {
   stats(): PoolStats;
   /** Subscribes to the pool's events; returns a function that unsubscribes. */
   on(listener: PoolEventListener): () => void;
+  /**
+   * Allocates `length` bytes in the argument arena, to fill in place and pass as a bytes field
+   * with no copy at all. The caller must not change it while a call uses it, and gives it back
+   * with releaseBlob(); calls still using it keep it until they settle.
+   */
+  allocBlob(length: number): Uint8Array;
+  /** Gives back a blob from allocBlob(). */
+  releaseBlob(blob: Uint8Array): void;
 }
 
 type SlotRole = "starting" | "active" | "standby" | "retiring";
@@ -104,6 +131,9 @@ interface PendingCall {
   readonly attemptTimeoutMs: number | undefined;
   readonly deadline: number | undefined;
   readonly startedAt: number;
+  /** Handles of the request's blobs, and the argument arena allocations they hold until the call is done. */
+  readonly blobTable: Buffer | undefined;
+  leases: number[];
   state: "queued" | "running" | "backoff" | "settled";
   /** Attempts sent to a worker, as the handler's context.attempt counts them. */
   attempt: number;
@@ -134,6 +164,8 @@ const defaults = {
   heartbeatTimeoutMs: 5_000,
 };
 const exitGraceMs = 1_000;
+const blobDefaults = { thresholdBytes: 64 * 1024, argumentArenaBytes: 1 << 30, resultArenaBytes: 1 << 30 };
+const arenaTrimIntervalMs = 1_000;
 const maxFailedStartsInARow = 3;
 
 /** Starts the worker processes and resolves once all are ready; rejects with WORKER_START_FAILED if one cannot start. */
@@ -147,6 +179,11 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
   const cancelGraceMs = options.cancelGraceMs ?? defaults.cancelGraceMs;
   const coolDownMs = options.circuitCoolDownMs ?? defaults.circuitCoolDownMs;
   const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? defaults.heartbeatTimeoutMs;
+  const blobOptions = options.blobs === false ? undefined : { ...blobDefaults, ...options.blobs };
+  const argumentArena = blobOptions && openWritableArena(createArenaFd("airlock-arguments", blobOptions.argumentArenaBytes), blobOptions.argumentArenaBytes);
+  // Workers get a read-only descriptor: they can map the arguments but never write them.
+  const argumentReadOnlyFd = argumentArena && nativeAddon().reopen(argumentArena.fd, false);
+  const trimTimer = argumentArena && setInterval(() => argumentArena.trimIfIdle(), arenaTrimIntervalMs).unref();
   const spawnOptions: WorkerSpawnOptions = {
     module: path.resolve(options.worker),
     execArgv: options.execArgv ?? [],
@@ -154,6 +191,12 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
     forwardStderr: options.forwardStderr ?? true,
     maxFrameBytes: options.maxFrameBytes ?? defaults.maxFrameBytes,
     startTimeoutMs: options.startTimeoutMs ?? defaults.startTimeoutMs,
+    blobs: blobOptions && {
+      argumentFd: argumentReadOnlyFd!,
+      argumentBytes: blobOptions.argumentArenaBytes,
+      resultBytes: blobOptions.resultArenaBytes,
+      thresholdBytes: blobOptions.thresholdBytes,
+    },
   };
 
   const slots = new Set<Slot>();
@@ -164,6 +207,7 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
   const backingOff = new Set<PendingCall>();
   const waiters = new Set<() => void>();
   const events = createEventHub();
+  if (options.onEvent) events.on(options.onEvent);
   const stats = createStatsRecorder();
   const throttle = createRetryThrottle(options.retryThrottle);
   const restarts = createRestartCounter(options.restartIntensity);
@@ -277,14 +321,18 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
     const alone = slot.calls.size === 1;
     const now = Date.now();
     for (const call of slot.calls.values()) {
-      if (call.state === "settled") continue;
+      if (call.state === "settled") {
+        freeLeases(call);
+        continue;
+      }
+      clearTimeout(call.timer); // the attempt timeout of an attempt that is over
       const culprit = slot.culprit ? slot.culprit === call : !slot.blameless && (alone || call.suspect);
       if (culprit) {
-        const facts: CrashFacts = { ...exit, attempt: call.attempt, elapsedMs: now - call.dispatchedAt };
+        const { brokeProtocol, ...facts } = { ...exit, attempt: call.attempt, elapsedMs: now - call.dispatchedAt };
         call.crashes.push(facts);
         attemptFailed(
           call,
-          new AirlockError(Code.WorkerCrashed, `worker ${exit.pid} ${exit.reason} while running ${call.method.path} (attempt ${call.attempt})`, {
+          new AirlockError(brokeProtocol ? Code.Protocol : Code.WorkerCrashed, `worker ${exit.pid} ${exit.reason} while running ${call.method.path} (attempt ${call.attempt})`, {
             method: call.method.path,
             attempt: call.attempt,
             pid: exit.pid,
@@ -329,24 +377,30 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
       slot.pingSentAt = undefined;
       return;
     }
+    // The worker may reuse the space of a reply's blobs once they are copied, which happens
+    // below, synchronously, or never (an answer nobody waits for any more).
+    if (frame.flags & FrameFlag.Blobs) worker.send(encodeFrame(FrameType.Release, frame.id));
     const call = slot.calls.get(frame.id);
     if (!call) return; // an answer to a call abandoned and forgotten: harmless
     slot.calls.delete(frame.id);
     slot.served += 1;
     if (call.suspect) slot.exclusive = false;
-    if (call.state !== "settled") {
+    if (call.state === "settled") freeLeases(call);
+    else {
       clearTimeout(call.timer);
       let reply: unknown;
       let error: AirlockError | undefined;
       try {
-        if (frame.type === FrameType.Reply) reply = fromBinary(call.method.output, frame.body);
+        if (frame.type === FrameType.Reply) reply = decodeReply(worker, call, frame);
         else error = remoteError(frame, call);
       } catch (cause) {
         slot.culprit = call;
-        worker.kill(`sent an undecodable answer to ${call.method.path}: ${(cause as Error).message}`);
-        error = new AirlockError(Code.Protocol, `worker ${worker.pid} sent an undecodable answer to ${call.method.path}`, {
+        const why = (cause as Error).message;
+        worker.kill(`broke the protocol answering ${call.method.path}: ${why}`);
+        error = new AirlockError(Code.Protocol, `worker ${worker.pid} sent a bad answer to ${call.method.path}: ${why}`, {
           method: call.method.path,
           attempt: call.attempt,
+          pid: worker.pid,
         });
       }
       call.suspect = false;
@@ -360,6 +414,18 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
     if (slot.role === "retiring" && slot.calls.size === 0) endSlot(slot, slot.expectedExit ?? "recycled");
     else checkRecycling(slot);
     drain();
+  }
+
+  function decodeReply(worker: WorkerProcess, call: PendingCall, frame: Frame): unknown {
+    const { reply, blobTable } = decodeReplyBody(frame);
+    const message = fromBinary(call.method.output, reply);
+    if (blobTable) copyReplyBlobs(call.method.output, message as Record<string, unknown>, blobTable, worker.results);
+    return message;
+  }
+
+  function freeLeases(call: PendingCall): void {
+    for (const lease of call.leases) argumentArena?.release(lease);
+    call.leases = [];
   }
 
   function attemptFailed(call: PendingCall, failure: AirlockError): void {
@@ -453,7 +519,7 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
       }, limit);
     }
     const timeLeft = call.deadline === undefined ? 0 : Math.max(1, call.deadline - call.dispatchedAt);
-    slot.process.send(encodeCall(call.id, call.attempt, timeLeft, methodPath(call.method), call.request));
+    slot.process.send(encodeCall(call.id, call.attempt, timeLeft, methodPath(call.method), call.request, call.blobTable));
   }
 
   // ---- circuit ----
@@ -522,21 +588,27 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
     request: MessageInitShape<I>,
     callOptions: CallOptions = {},
   ): Promise<MessageShape<O>> {
-    const fail = (code: Code, message: string) => Promise.reject(new AirlockError(code, message, { method: method.path }));
+    // Calls refused at the door count in the stats like any other failed call.
+    const refuse = (error: AirlockError) => {
+      stats.counts.calls += 1;
+      stats.settled(error.code, 0);
+      return Promise.reject(error);
+    };
+    const fail = (code: Code, message: string) => refuse(new AirlockError(code, message, { method: method.path }));
     if (closed) return fail(Code.FailedPrecondition, "the pool is closed");
     if (method.kind !== "unary") return fail(Code.Unimplemented, `${method.path} is a ${method.kind} method; airlock runs unary methods only`);
-    if (circuit.state === "open") return Promise.reject(circuitError(circuit.error, { method }));
+    if (circuit.state === "open") return refuse(circuitError(circuit.error, { method }));
     if (queued >= maxQueue) return fail(Code.ResourceExhausted, `the pool's queue is full (${maxQueue} calls waiting)`);
     const overrides = options.methods?.[method.path];
     let policy: RetryPolicy;
-    let bytes: Uint8Array;
+    let encoded: { bytes: Uint8Array; blobTable: Buffer | undefined; leases: number[] };
     try {
       policy = resolveRetryPolicy(method.retry, overrides?.retry, callOptions.retry);
     } catch (error) {
-      return Promise.reject(error);
+      return refuse(error as AirlockError);
     }
     try {
-      bytes = toBinary(method.input, create(method.input, request));
+      encoded = encodeRequest(method, request);
     } catch (cause) {
       return fail(Code.InvalidArgument, `cannot encode ${method.input.typeName}: ${(cause as Error).message}`);
     }
@@ -548,7 +620,9 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
       const pending: PendingCall = {
         id: nextCallId,
         method,
-        request: bytes,
+        request: encoded.bytes,
+        blobTable: encoded.blobTable,
+        leases: encoded.leases,
         policy,
         attemptTimeoutMs: overrides?.attemptTimeoutMs ?? method.attemptTimeoutMs,
         deadline: timeoutMs === undefined ? undefined : Date.now() + timeoutMs,
@@ -566,6 +640,8 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
           if (pending.state === "queued") queued -= 1;
           pending.state = "settled";
           backingOff.delete(pending);
+          // A worker still running an abandoned attempt may read the blobs: free them when it answers or dies.
+          if (!pending.slot?.calls.has(pending.id)) freeLeases(pending);
           clearTimeout(deadlineTimer);
           clearTimeout(pending.timer);
           signal?.removeEventListener("abort", onAbort);
@@ -603,6 +679,48 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
     });
   }
 
+  // Encodes a request; large bytes (and blobs from allocBlob) go to the argument arena, once
+  // for all attempts, and the frame carries their handles.
+  function encodeRequest(method: MethodDefinition, request: unknown) {
+    const message = create(method.input, request as never) as Record<string, unknown>;
+    if (!argumentArena) return { bytes: toBinary(method.input, message as never), blobTable: undefined, leases: [] };
+    const { thresholdBytes } = blobOptions!;
+    const { message: withHandles, taken } = takeBlobs(method.input, message, (bytes) =>
+      bytes.byteLength >= thresholdBytes || bytes.buffer === argumentArena.buffer ? placeBlob(argumentArena, bytes) : undefined,
+    );
+    const leases = taken.map(({ token }) => token.lease);
+    try {
+      const blobTable =
+        taken.length === 0
+          ? undefined
+          : encodeBlobTable(taken.map(({ path, token }) => ({ arena: Arena.Arguments, generation: token.generation, offset: token.offset, length: token.length, path })));
+      return { bytes: toBinary(method.input, withHandles as never), blobTable, leases };
+    } catch (error) {
+      for (const lease of leases) argumentArena.release(lease);
+      throw error;
+    }
+  }
+
+  function allocBlob(length: number): Uint8Array {
+    if (!argumentArena) throw new AirlockError(Code.FailedPrecondition, "blobs are off for this pool (options.blobs is false)");
+    const blob = argumentArena.allocate(length);
+    if (!blob) throw new AirlockError(Code.ResourceExhausted, `the argument arena has no room for ${length} bytes`);
+    return blob;
+  }
+
+  function releaseBlob(blob: Uint8Array): void {
+    if (!argumentArena || blob.buffer !== argumentArena.buffer) {
+      throw new AirlockError(Code.InvalidArgument, "releaseBlob() takes a blob returned by this pool's allocBlob()");
+    }
+    argumentArena.release(blob.byteOffset);
+  }
+
+  function closeArenas(): void {
+    clearInterval(trimTimer);
+    if (argumentReadOnlyFd !== undefined) nativeAddon().close(argumentReadOnlyFd);
+    argumentArena?.close();
+  }
+
   // ---- close ----
 
   async function close({ timeoutMs = defaults.closeTimeoutMs } = {}): Promise<void> {
@@ -622,10 +740,11 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
     }
     for (const slot of slots) endSlot(slot, "the pool closed");
     for (const signal of ["SIGTERM", "SIGKILL"] as const) {
-      if (await until(() => slots.size === 0, exitGraceMs)) return;
+      if (await until(() => slots.size === 0, exitGraceMs)) break;
       for (const slot of slots) slot.process.kill("did not exit when the pool closed", signal);
     }
     await until(() => slots.size === 0, Infinity);
+    closeArenas();
   }
 
   function wake(): void {
@@ -662,6 +781,7 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
     clearInterval(heartbeat);
     for (const slot of slots) slot.process.kill("the pool failed to start");
     await until(() => slots.size === 0, Infinity);
+    closeArenas();
     throw error;
   }
   started = true;
@@ -670,8 +790,10 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
     call,
     close,
     pids: () => [...slots].filter((slot) => !slot.process.exited).map((slot) => slot.process.pid),
-    stats: () => stats.snapshot(queued, [...slots].reduce((n, slot) => n + slot.calls.size, 0)),
+    stats: () => stats.snapshot(queued, [...slots].reduce((n, slot) => n + slot.calls.size, 0), argumentArena?.usedBytes() ?? 0),
     on: events.on,
+    allocBlob,
+    releaseBlob,
   };
 }
 

@@ -6,4 +6,10 @@ export const workerEnv = {
   parentPid: "AIRLOCK_PARENT_PID",
   /** Largest frame either side accepts. */
   maxFrameBytes: "AIRLOCK_MAX_FRAME_BYTES",
+  /** "fd:size" of the argument arena, read-only in the worker; unset when blobs are off. */
+  argumentArena: "AIRLOCK_ARGUMENT_ARENA",
+  /** "fd:size:generation" of the worker's own result arena. */
+  resultArena: "AIRLOCK_RESULT_ARENA",
+  /** Bytes values at least this long go back to the parent as blobs. */
+  blobThreshold: "AIRLOCK_BLOB_THRESHOLD",
 } as const;

@@ -10,6 +10,7 @@ import { pathToFileURL } from "node:url";
 import { encodeJsonFrame, FrameType } from "./frame.js";
 import { nativeAddon } from "./native.js";
 import { openWorkerConnection } from "./worker.js";
+import { openWorkerBlobs } from "./worker-blobs.js";
 import { workerEnv } from "./worker-env.js";
 
 function main(): void {
@@ -22,7 +23,7 @@ function main(): void {
   // The parent closing the channel means it is gone or done with us.
   socket.on("end", () => process.exit(0));
   socket.on("error", () => process.exit(0));
-  const conn = openWorkerConnection(socket, Number(process.env[workerEnv.maxFrameBytes]));
+  const conn = openWorkerConnection(socket, Number(process.env[workerEnv.maxFrameBytes]), openWorkerBlobs(process.env));
 
   const modulePath = process.argv[2];
   if (!modulePath) {

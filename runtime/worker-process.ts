@@ -1,10 +1,13 @@
 import { spawn } from "node:child_process";
 import type { Socket } from "node:net";
 import * as path from "node:path";
+import { randomInt } from "node:crypto";
+import { createArenaFd, openReadableArena, type ReadableArena } from "./blob-arena.js";
 import { Code } from "./code.js";
 import { AirlockError } from "./errors.js";
 import { createFrameReader, createFrameWriter, decodeJsonBody, FrameType, type Frame } from "./frame.js";
 import { createStderrTail } from "./stderr-tail.js";
+import { nativeAddon } from "./native.js";
 import { workerEnv } from "./worker-env.js";
 
 /** How a worker process ended, as the parent saw it. */
@@ -15,6 +18,8 @@ export interface WorkerExit {
   /** In words: "killed by SIGSEGV", "exited with code 3", "broke the protocol: ...". */
   readonly reason: string;
   readonly stderrTail: string;
+  /** Set when the parent killed the worker for breaking the protocol. */
+  readonly brokeProtocol: boolean;
 }
 
 /** What a worker process needs to know to start. */
@@ -25,6 +30,15 @@ export interface WorkerSpawnOptions {
   readonly forwardStderr: boolean;
   readonly maxFrameBytes: number;
   readonly startTimeoutMs: number;
+  /** Shared memory for blobs; undefined when blobs are off. */
+  readonly blobs?: {
+    /** Read-only descriptor of the pool's argument arena, shared by every worker. */
+    readonly argumentFd: number;
+    readonly argumentBytes: number;
+    /** Size of each worker's own result arena. */
+    readonly resultBytes: number;
+    readonly thresholdBytes: number;
+  };
 }
 
 /** Callbacks through which a worker process reports to its supervisor. */
@@ -48,26 +62,50 @@ export interface WorkerProcess {
   end(): void;
   /** Whether the process has exited. */
   readonly exited: boolean;
+  /** The worker's result arena, mapped read-only here, and the generation its handles must carry. */
+  readonly results: (ReadableArena & { readonly generation: number }) | undefined;
 }
 
 const workerMain = path.join(__dirname, "worker-main.js");
 const channelFd = 3;
+// The arenas sit right after the control channel in the child's descriptor table.
+const argumentArenaFd = 4;
+const resultArenaFd = 5;
 const channelLossGraceMs = 50;
 
 /** Spawns a worker process running `options.module` and wires its control channel. */
 export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): WorkerProcess {
-  const child = spawn(process.execPath, [...options.execArgv, workerMain, options.module], {
-    stdio: ["ignore", "inherit", "pipe", "pipe"],
-    env: {
-      ...options.env,
-      [workerEnv.channelFd]: String(channelFd),
-      [workerEnv.parentPid]: String(process.pid),
-      [workerEnv.maxFrameBytes]: String(options.maxFrameBytes),
-    },
-  });
+  const { blobs } = options;
+  // The parent creates and seals the result arena, so that the worker cannot shrink it under
+  // the parent's mapping; the worker gets the only writable descriptor.
+  const resultFd = blobs && createArenaFd("airlock-results", blobs.resultBytes);
+  const generation = randomInt(1, 0xffffffff);
+  let results: WorkerProcess["results"];
+  let child: ReturnType<typeof spawn>;
+  try {
+    results = resultFd === undefined ? undefined : { ...openReadableArena(resultFd, blobs!.resultBytes), generation };
+    child = spawn(process.execPath, [...options.execArgv, workerMain, options.module], {
+      stdio: ["ignore", "inherit", "pipe", "pipe", ...(blobs ? [blobs.argumentFd, resultFd!] : [])],
+      env: {
+        ...options.env,
+        [workerEnv.channelFd]: String(channelFd),
+        [workerEnv.parentPid]: String(process.pid),
+        [workerEnv.maxFrameBytes]: String(options.maxFrameBytes),
+        ...(blobs && {
+          [workerEnv.argumentArena]: `${argumentArenaFd}:${blobs.argumentBytes}`,
+          [workerEnv.resultArena]: `${resultArenaFd}:${blobs.resultBytes}:${generation}`,
+          [workerEnv.blobThreshold]: String(blobs.thresholdBytes),
+        }),
+      },
+    });
+  } finally {
+    // The child has its copy; the mapping keeps the memory alive on this side.
+    if (resultFd !== undefined) closeFd(resultFd);
+  }
   const socket = child.stdio[channelFd] as Socket;
   const tail = createStderrTail();
   let killReason: string | undefined;
+  let brokeProtocol = false;
   let exited = false;
   let settleReady!: (error?: AirlockError) => void;
   const ready = new Promise<void>((resolve, reject) => {
@@ -92,6 +130,7 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
     get exited() {
       return exited;
     },
+    results,
   };
 
   const startFailure = (message: string, facts: { remoteStack?: string; exitCode?: number | null; signal?: string | null }) =>
@@ -125,6 +164,7 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
     try {
       read(chunk);
     } catch (error) {
+      brokeProtocol = true;
       worker.kill(`broke the protocol: ${(error as Error).message}`);
     }
   });
@@ -162,13 +202,19 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
     clearTimeout(startTimer);
     socket.destroy();
     child.stderr?.destroy();
+    // Replies were copied out as they arrived: nothing refers to this mapping any more.
+    results?.close();
     const reason = describeExit(exitCode, signal, spawnFailure ?? killReason);
     // When the pool killed it (start timeout), the pool's reason is the fact, not the signal.
     if (!isReady) settleReady(startError ?? startFailure(reason, killReason ? {} : { exitCode, signal }));
-    events.onExit(worker, { pid: worker.pid, exitCode, signal, reason, stderrTail: tail.text() });
+    events.onExit(worker, { pid: worker.pid, exitCode, signal, reason, stderrTail: tail.text(), brokeProtocol });
   }
 
   return worker;
+}
+
+function closeFd(fd: number): void {
+  nativeAddon().close(fd);
 }
 
 function describeExit(exitCode: number | null, signal: string | null, cause: string | undefined): string {

@@ -9,9 +9,11 @@ import {
   decodeCallBody,
   encodeFrame,
   encodeJsonFrame,
+  encodeReply,
   FrameType,
   type Frame,
 } from "./frame.js";
+import type { WorkerBlobs } from "./worker-blobs.js";
 
 type Handler = (request: unknown, context: HandlerContext) => unknown;
 
@@ -25,6 +27,7 @@ interface WorkerConnection {
   readonly routes: Map<string, Route>;
   readonly running: Map<number, AbortController>;
   readonly send: (frame: Buffer) => void;
+  readonly blobs: WorkerBlobs | undefined;
   readyScheduled: boolean;
 }
 
@@ -40,8 +43,11 @@ function connection(): WorkerConnection {
   return found;
 }
 
-/** Serves the service's methods in this worker process; call it once per service the module offers. */
-export function serve<THandlers>(service: ServiceDefinition<unknown, THandlers>, handlers: THandlers): void {
+/**
+ * Serves the service's methods in this worker process; call it once per service the module
+ * offers. Methods without a handler answer UNIMPLEMENTED; a key that is no method is an error.
+ */
+export function serve<THandlers>(service: ServiceDefinition<unknown, THandlers>, handlers: Partial<THandlers>): void {
   const conn = connection();
   const table = handlers as Record<string, unknown>;
   for (const key of Object.keys(table)) {
@@ -62,11 +68,12 @@ export function serve<THandlers>(service: ServiceDefinition<unknown, THandlers>,
 }
 
 /** Opens the worker end of the control channel on `socket`; used by worker-main only. */
-export function openWorkerConnection(socket: Socket, maxFrameBytes: number): WorkerConnection {
+export function openWorkerConnection(socket: Socket, maxFrameBytes: number, blobs: WorkerBlobs | undefined): WorkerConnection {
   const conn: WorkerConnection = {
     routes: new Map(),
     running: new Map(),
     send: createFrameWriter(socket),
+    blobs,
     readyScheduled: false,
   };
   (globalThis as Record<symbol, WorkerConnection>)[connectionKey] = conn;
@@ -90,6 +97,8 @@ function onFrame(conn: WorkerConnection, frame: Frame): void {
     conn.running.get(frame.id)?.abort(new AirlockError(Code.Cancelled, "the caller cancelled the call"));
   } else if (frame.type === FrameType.Ping) {
     conn.send(encodeFrame(FrameType.Pong, frame.id));
+  } else if (frame.type === FrameType.Release) {
+    conn.blobs?.release(frame.id);
   }
 }
 
@@ -98,7 +107,7 @@ async function runCall(conn: WorkerConnection, frame: Frame): Promise<void> {
   let route: Route | undefined;
   let request: unknown;
   try {
-    const call = decodeCallBody(frame.body);
+    const call = decodeCallBody(frame);
     route = conn.routes.get(call.path);
     if (!route?.handler) {
       throw new AirlockError(Code.Unimplemented, `method ${call.path} is not served by worker ${process.pid}`);
@@ -107,6 +116,10 @@ async function runCall(conn: WorkerConnection, frame: Frame): Promise<void> {
       request = fromBinary(route.method.input, call.request);
     } catch (cause) {
       throw new AirlockError(Code.InvalidArgument, `cannot decode ${route.method.input.typeName}: ${(cause as Error).message}`);
+    }
+    if (call.blobTable) {
+      if (!conn.blobs) throw new AirlockError(Code.Internal, "a call carries blobs but this worker has no arenas");
+      conn.blobs.patchRequest(route.method.input, request as Record<string, unknown>, call.blobTable);
     }
   } catch (error) {
     conn.send(errorFrame(id, error));
@@ -124,8 +137,13 @@ async function runCall(conn: WorkerConnection, frame: Frame): Promise<void> {
   try {
     const result = await route.handler(request, context);
     const output = route.method.output;
-    conn.send(encodeFrame(FrameType.Reply, id, toBinary(output, create(output, result as never))));
+    let reply = create(output, result as never) as Record<string, unknown>;
+    let blobTable: Buffer | undefined;
+    if (conn.blobs) ({ reply, blobTable } = conn.blobs.takeReplyBlobs(output, reply, id));
+    conn.send(encodeReply(id, toBinary(output, reply as never), blobTable));
   } catch (error) {
+    // Blobs taken for a reply that could not be sent will never be released by the parent.
+    conn.blobs?.release(id);
     conn.send(errorFrame(id, error));
   } finally {
     clearTimeout(timer);

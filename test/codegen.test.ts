@@ -81,6 +81,7 @@ export const handlers: TestServiceHandlers = {
   },
   sleep: async (request, context) => ({ pid: request.ms + context.attempt, cancelled: context.signal.aborted }),
   leak: (request) => ({ rssBytes: BigInt(request.mebibytes) }),
+  blobs: (request) => ({ data: request.data }),
   flaky: (_request, context) => create(FlakyReplySchema, { attempt: context.attempt }),
 };
 

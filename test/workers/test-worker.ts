@@ -3,6 +3,7 @@ import { Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { AirlockError, Code, isCode, serve } from "airlock";
 import { TestServiceDefinition } from "../gen/airlock/test/v1/test_airlock.js";
+import type { BlobsNested } from "../gen/airlock/test/v1/test_pb.js";
 import { loadCrashy } from "../support/crashy.js";
 
 const crashy = loadCrashy();
@@ -74,6 +75,32 @@ serve(TestServiceDefinition, {
     // Honours cancellation, as a well-behaved handler should.
     await sleep(request.ms, undefined, { signal: context.signal }).catch(() => undefined);
     return { pid: process.pid, cancelled: context.signal.aborted };
+  },
+  async blobs(request, context) {
+    if (request.crashFirstAttempt && context.attempt === 1) crashy.segfault();
+    if (request.writeIntoData) request.data[0] = 1;
+    if (request.delayMs > 0) await sleep(request.delayMs);
+    const seen: { where: string; bytes: Uint8Array }[] = [{ where: "data", bytes: request.data }];
+    request.parts.forEach((bytes, i) => seen.push({ where: `parts[${i}]`, bytes }));
+    const visit = (nested: BlobsNested | undefined, where: string): void => {
+      if (!nested) return;
+      seen.push({ where: `${where}.inner`, bytes: nested.inner });
+      nested.children.forEach((child, i) => visit(child, `${where}.children[${i}]`));
+    };
+    visit(request.nested, "nested");
+    if (request.choice.case === "chosen") seen.push({ where: "chosen", bytes: request.choice.value });
+    const data = new Uint8Array(request.replyBytes);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7) & 255;
+    return {
+      seen: seen.map(({ where, bytes }) => ({
+        where,
+        length: bytes.length,
+        checksum: bytes.reduce((sum, byte) => (sum + byte) >>> 0, 0),
+        bufferBytes: BigInt(bytes.buffer.byteLength),
+        byteOffset: BigInt(bytes.byteOffset),
+      })),
+      data,
+    };
   },
   leak(request) {
     crashy.leak(request.mebibytes * 1024 * 1024);

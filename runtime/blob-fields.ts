@@ -1,0 +1,144 @@
+import { ScalarType, type DescField, type DescMessage } from "@bufbuild/protobuf";
+import { Code } from "./code.js";
+import { AirlockError } from "./errors.js";
+
+/** One step from a message to a bytes value: a field number, and the element index for lists (-1 otherwise). */
+export interface BlobPathStep {
+  readonly field: number;
+  readonly index: number;
+}
+
+/** A bytes value taken out of a message, with where it was and what `take` returned for it. */
+export interface TakenBlob<T> {
+  readonly path: readonly BlobPathStep[];
+  readonly token: T;
+}
+
+type Message = Record<string, unknown>;
+
+const placeholder = new Uint8Array(0);
+const bytesHolders = new WeakMap<DescMessage, readonly DescField[]>();
+
+/**
+ * Walks every bytes value of `message` (nested messages, lists and oneofs included; maps are
+ * not walked) and offers it to `take`. Values `take` accepts are replaced by empty
+ * placeholders in a copy of the message; the message passed in is never modified. Schemas
+ * with no bytes anywhere inside are not walked at all.
+ */
+export function takeBlobs<T>(
+  schema: DescMessage,
+  message: Message,
+  take: (bytes: Uint8Array) => T | undefined,
+): { message: Message; taken: TakenBlob<T>[] } {
+  const taken: TakenBlob<T>[] = [];
+  const replaced = walk(schema, message, [], take, taken);
+  return { message: replaced ?? message, taken };
+}
+
+function walk<T>(schema: DescMessage, message: Message, path: BlobPathStep[], take: (bytes: Uint8Array) => T | undefined, taken: TakenBlob<T>[]) {
+  let copy: Message | undefined;
+  const set = (key: string, value: unknown) => {
+    copy ??= { ...message };
+    copy[key] = value;
+  };
+  for (const field of fieldsHoldingBytes(schema)) {
+    if (field.oneof) {
+      const chosen = message[field.oneof.localName] as { case?: string; value?: unknown } | undefined;
+      if (chosen?.case !== field.localName) continue;
+      const value = visit(field, chosen.value, [...path, { field: field.number, index: -1 }], take, taken);
+      if (value !== undefined) set(field.oneof.localName, { case: field.localName, value });
+    } else if (field.fieldKind === "list") {
+      const list = message[field.localName] as unknown[];
+      let listCopy: unknown[] | undefined;
+      list.forEach((item, index) => {
+        const value = visit(field, item, [...path, { field: field.number, index }], take, taken);
+        if (value !== undefined) (listCopy ??= list.slice())[index] = value;
+      });
+      if (listCopy) set(field.localName, listCopy);
+    } else {
+      const value = visit(field, message[field.localName], [...path, { field: field.number, index: -1 }], take, taken);
+      if (value !== undefined) set(field.localName, value);
+    }
+  }
+  return copy;
+}
+
+// Returns the value to put in place of `value`, or undefined to keep it.
+function visit<T>(field: DescField, value: unknown, path: BlobPathStep[], take: (bytes: Uint8Array) => T | undefined, taken: TakenBlob<T>[]) {
+  if (isBytesField(field)) {
+    if (!(value instanceof Uint8Array)) return undefined;
+    const token = take(value);
+    if (token === undefined) return undefined;
+    taken.push({ path, token });
+    return placeholder;
+  }
+  const schema = messageOf(field);
+  // Wrapper types such as BytesValue arrive unboxed: they are not walked.
+  if (!schema || typeof value !== "object" || value === null || value instanceof Uint8Array) return undefined;
+  return walk(schema, value as Message, path, take, taken);
+}
+
+/**
+ * Puts `bytes` at `path` in a decoded message. The path may come from an untrusted worker:
+ * every step is checked against the schema and the message, and a path that does not lead to
+ * a bytes value is a PROTOCOL error.
+ */
+export function putBlob(schema: DescMessage, message: Message, path: readonly BlobPathStep[], bytes: Uint8Array): void {
+  const bad = (why: string) => new AirlockError(Code.Protocol, `blob path ${describe(path)} in ${schema.typeName}: ${why}`);
+  if (path.length === 0) throw bad("empty path");
+  let current = message;
+  let currentSchema = schema;
+  path.forEach((step, i) => {
+    const field = currentSchema.fields.find((candidate) => candidate.number === step.field);
+    if (!field) throw bad(`no field ${step.field} in ${currentSchema.typeName}`);
+    const last = i === path.length - 1;
+    if (last !== isBytesField(field)) throw bad(last ? `field ${field.name} is not bytes` : `field ${field.name} is not a message`);
+    if (field.fieldKind === "list") {
+      const list = current[field.localName] as unknown[];
+      if (!Number.isInteger(step.index) || step.index < 0 || step.index >= list.length) throw bad(`index ${step.index} outside ${field.name}`);
+      if (last) list[step.index] = bytes;
+      else current = list[step.index] as Message;
+    } else {
+      if (step.index !== -1) throw bad(`field ${field.name} is not a list`);
+      const key = field.oneof ? field.oneof.localName : field.localName;
+      if (last) {
+        current[key] = field.oneof ? { case: field.localName, value: bytes } : bytes;
+      } else {
+        const held = field.oneof ? (current[key] as { case?: string; value?: unknown } | undefined) : { case: field.localName, value: current[key] };
+        if (held?.case !== field.localName || typeof held.value !== "object" || held.value === null) throw bad(`field ${field.name} is not set`);
+        current = held.value as Message;
+      }
+    }
+    if (!last) currentSchema = messageOf(field)!;
+  });
+}
+
+function describe(path: readonly BlobPathStep[]): string {
+  return path.map((step) => (step.index >= 0 ? `${step.field}[${step.index}]` : `${step.field}`)).join(".") || "(empty)";
+}
+
+function isBytesField(field: DescField): boolean {
+  return (field.fieldKind === "scalar" || (field.fieldKind === "list" && field.listKind === "scalar")) && field.scalar === ScalarType.BYTES;
+}
+
+function messageOf(field: DescField): DescMessage | undefined {
+  if (field.fieldKind === "message") return field.message;
+  if (field.fieldKind === "list" && field.listKind === "message") return field.message;
+  return undefined;
+}
+
+// The fields through which a bytes value can be reached, computed once per schema.
+function fieldsHoldingBytes(schema: DescMessage): readonly DescField[] {
+  let fields = bytesHolders.get(schema);
+  if (!fields) {
+    fields = schema.fields.filter((field) => isBytesField(field) || reachesBytes(messageOf(field), new Set()));
+    bytesHolders.set(schema, fields);
+  }
+  return fields;
+}
+
+function reachesBytes(schema: DescMessage | undefined, visiting: Set<DescMessage>): boolean {
+  if (!schema || visiting.has(schema)) return false;
+  visiting.add(schema);
+  return schema.fields.some((field) => isBytesField(field) || reachesBytes(messageOf(field), visiting));
+}
