@@ -30,6 +30,8 @@ export interface ReadableArena {
   close(): void;
 }
 
+const defaultKeepWarmBytes = 64 * 1024 * 1024;
+
 /** Where `place` put some bytes, with their length: what a blob handle is made of. */
 export interface PlacedBlob {
   readonly offset: number;
@@ -49,8 +51,11 @@ export function createArenaFd(name: string, size: number): number {
   return nativeAddon().memfdCreate(name, size);
 }
 
-/** Maps a memfd this process may write, with its allocator in this process's private memory. */
-export function openWritableArena(fd: number, size: number): WritableArena {
+/**
+ * Maps a memfd this process may write, with its allocator in this process's private memory.
+ * When idle, freed pages above `keepWarmBytes` are given back to the system.
+ */
+export function openWritableArena(fd: number, size: number, keepWarmBytes = defaultKeepWarmBytes): WritableArena {
   const native = nativeAddon();
   const buffer = native.map(fd, size, true);
   const allocator = createAllocator(size);
@@ -76,7 +81,7 @@ export function openWritableArena(fd: number, size: number): WritableArena {
     },
     release: (offset) => allocator.release(offset),
     usedBytes: () => allocator.usedBytes(),
-    trimIfIdle: () => allocator.trimIfIdle((offset, length) => native.punchHole(fd, offset, length)),
+    trimIfIdle: () => allocator.trimIfIdle((offset, length) => native.punchHole(fd, offset, length), keepWarmBytes),
     close() {
       native.unmap(buffer);
       native.close(fd);

@@ -200,6 +200,7 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
   };
 
   const slots = new Set<Slot>();
+  const slotsByProcess = new Map<WorkerProcess, Slot>();
   const queue = createFifo<PendingCall>();
   const retries = createFifo<PendingCall>();
   const suspects = createFifo<PendingCall>();
@@ -233,6 +234,7 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
       pingSentAt: undefined,
     };
     slots.add(slot);
+    slotsByProcess.set(slot.process, slot);
     events.emit({ type: "worker-spawned", pid: slot.process.pid, reason });
     slot.process.ready.then(
       () => onReady(slot),
@@ -312,9 +314,10 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
   }
 
   function onExit(worker: WorkerProcess, exit: WorkerExit): void {
-    const slot = slotOf(worker);
+    const slot = slotsByProcess.get(worker);
     if (!slot) return;
     slots.delete(slot);
+    slotsByProcess.delete(worker);
     const expected = slot.expectedExit !== undefined || closed;
     const crashed = !expected && slot.role !== "starting";
     events.emit({ type: "worker-exited", pid: exit.pid, exitCode: exit.exitCode, signal: exit.signal, reason: exit.reason, expected: !crashed });
@@ -363,15 +366,10 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
     wake();
   }
 
-  function slotOf(worker: WorkerProcess): Slot | undefined {
-    for (const slot of slots) if (slot.process === worker) return slot;
-    return undefined;
-  }
-
   // ---- answers ----
 
   function onFrame(worker: WorkerProcess, frame: Frame): void {
-    const slot = slotOf(worker);
+    const slot = slotsByProcess.get(worker);
     if (!slot) return;
     if (frame.type === FrameType.Pong) {
       slot.pingSentAt = undefined;
@@ -603,7 +601,7 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
     let policy: RetryPolicy;
     let encoded: { bytes: Uint8Array; blobTable: Buffer | undefined; leases: number[] };
     try {
-      policy = resolveRetryPolicy(method.retry, overrides?.retry, callOptions.retry);
+      policy = callOptions.retry === undefined ? methodPolicy(method) : resolveRetryPolicy(method.retry, overrides?.retry, callOptions.retry);
     } catch (error) {
       return refuse(error as AirlockError);
     }
@@ -677,6 +675,17 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
       queue.push(pending);
       drain();
     });
+  }
+
+  // The policy of calls that do not override it, resolved once per method.
+  const methodPolicies = new WeakMap<MethodDefinition, RetryPolicy>();
+  function methodPolicy(method: MethodDefinition): RetryPolicy {
+    let policy = methodPolicies.get(method);
+    if (!policy) {
+      policy = resolveRetryPolicy(method.retry, options.methods?.[method.path]?.retry, undefined);
+      methodPolicies.set(method, policy);
+    }
+    return policy;
   }
 
   // Encodes a request; large bytes (and blobs from allocBlob) go to the argument arena, once

@@ -23,7 +23,7 @@ function main(): void {
   // The parent closing the channel means it is gone or done with us.
   socket.on("end", () => process.exit(0));
   socket.on("error", () => process.exit(0));
-  const conn = openWorkerConnection(socket, Number(process.env[workerEnv.maxFrameBytes]), openWorkerBlobs(process.env));
+  openWorkerConnection(socket, Number(process.env[workerEnv.maxFrameBytes]), openWorkerBlobs(process.env));
 
   const modulePath = process.argv[2];
   if (!modulePath) {
@@ -32,9 +32,9 @@ function main(): void {
   }
   import(pathToFileURL(path.resolve(modulePath)).href).catch((error: unknown) => {
     const err = error instanceof Error ? error : new Error(String(error));
-    conn.send(encodeJsonFrame(FrameType.StartFailed, 0, { message: err.message, stack: err.stack }));
-    // Leave once the report is flushed; the parent also learns from the exit itself.
-    socket.end(() => process.exit(1));
+    // The report goes out with the end of the channel itself (not through the per-tick
+    // writer), and the worker leaves once it is flushed.
+    socket.end(encodeJsonFrame(FrameType.StartFailed, 0, { message: err.message, stack: err.stack }), () => process.exit(1));
   });
 }
 

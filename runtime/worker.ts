@@ -25,7 +25,7 @@ interface Route {
 /** The worker end of the control channel; one per worker process, set up by worker-main. */
 interface WorkerConnection {
   readonly routes: Map<string, Route>;
-  readonly running: Map<number, AbortController>;
+  readonly running: Map<number, ReturnType<typeof createCancellation>>;
   readonly send: (frame: Buffer) => void;
   readonly blobs: WorkerBlobs | undefined;
   readyScheduled: boolean;
@@ -92,9 +92,9 @@ export function openWorkerConnection(socket: Socket, maxFrameBytes: number, blob
 
 function onFrame(conn: WorkerConnection, frame: Frame): void {
   if (frame.type === FrameType.Call) {
-    void runCall(conn, frame);
+    runCall(conn, frame);
   } else if (frame.type === FrameType.Cancel) {
-    conn.running.get(frame.id)?.abort(new AirlockError(Code.Cancelled, "the caller cancelled the call"));
+    conn.running.get(frame.id)?.cancel(new AirlockError(Code.Cancelled, "the caller cancelled the call"));
   } else if (frame.type === FrameType.Ping) {
     conn.send(encodeFrame(FrameType.Pong, frame.id));
   } else if (frame.type === FrameType.Release) {
@@ -102,7 +102,7 @@ function onFrame(conn: WorkerConnection, frame: Frame): void {
   }
 }
 
-async function runCall(conn: WorkerConnection, frame: Frame): Promise<void> {
+function runCall(conn: WorkerConnection, frame: Frame): void {
   const { id } = frame;
   let route: Route | undefined;
   let request: unknown;
@@ -125,30 +125,82 @@ async function runCall(conn: WorkerConnection, frame: Frame): Promise<void> {
     conn.send(errorFrame(id, error));
     return;
   }
-  const controller = new AbortController();
+  const { method, handler } = route;
+  const cancellation = createCancellation();
   const deadline = frame.timeoutMs > 0 ? Date.now() + frame.timeoutMs : undefined;
   const timer =
     deadline === undefined
       ? undefined
-      : setTimeout(() => controller.abort(new AirlockError(Code.DeadlineExceeded, "the call's deadline passed")), frame.timeoutMs);
+      : setTimeout(() => cancellation.cancel(new AirlockError(Code.DeadlineExceeded, "the call's deadline passed")), frame.timeoutMs);
   timer?.unref();
-  conn.running.set(id, controller);
-  const context: HandlerContext = { signal: controller.signal, deadline, attempt: frame.attempt, method: route.method };
-  try {
-    const result = await route.handler(request, context);
-    const output = route.method.output;
-    let reply = create(output, result as never) as Record<string, unknown>;
-    let blobTable: Buffer | undefined;
-    if (conn.blobs) ({ reply, blobTable } = conn.blobs.takeReplyBlobs(output, reply, id));
-    conn.send(encodeReply(id, toBinary(output, reply as never), blobTable));
-  } catch (error) {
-    // Blobs taken for a reply that could not be sent will never be released by the parent.
-    conn.blobs?.release(id);
-    conn.send(errorFrame(id, error));
-  } finally {
+  conn.running.set(id, cancellation);
+  const context: HandlerContext = {
+    get signal() {
+      return cancellation.signal();
+    },
+    deadline,
+    attempt: frame.attempt,
+    method,
+  };
+  const done = () => {
     clearTimeout(timer);
     conn.running.delete(id);
+  };
+  const succeed = (result: unknown) => {
+    done();
+    try {
+      let reply = create(method.output, result as never) as Record<string, unknown>;
+      let blobTable: Buffer | undefined;
+      if (conn.blobs) ({ reply, blobTable } = conn.blobs.takeReplyBlobs(method.output, reply, id));
+      conn.send(encodeReply(id, toBinary(method.output, reply as never), blobTable));
+    } catch (error) {
+      // Blobs taken for a reply that could not be sent will never be released by the parent.
+      conn.blobs?.release(id);
+      conn.send(errorFrame(id, error));
+    }
+  };
+  const fail = (error: unknown) => {
+    done();
+    conn.send(errorFrame(id, error));
+  };
+  let result: unknown;
+  try {
+    result = handler!(request, context);
+  } catch (error) {
+    return fail(error);
   }
+  // A handler that answers synchronously is answered in the same tick, without a promise.
+  if (isPromiseLike(result)) result.then(succeed, fail);
+  else succeed(result);
+}
+
+/**
+ * A call's cancellation, whose AbortSignal is made only if the handler asks for it: creating
+ * an AbortController for every call costs more than the rest of a small call in the worker.
+ */
+function createCancellation() {
+  let controller: AbortController | undefined;
+  let reason: unknown;
+  let cancelled = false;
+  return {
+    cancel(why: unknown): void {
+      if (cancelled) return;
+      cancelled = true;
+      reason = why;
+      controller?.abort(why);
+    },
+    signal(): AbortSignal {
+      if (!controller) {
+        controller = new AbortController();
+        if (cancelled) controller.abort(reason);
+      }
+      return controller.signal;
+    },
+  };
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === "function";
 }
 
 function errorFrame(id: number, thrown: unknown): Buffer {

@@ -398,6 +398,9 @@ message YRequest {}
     expect(result.stderr).not.toContain("signal: killed");
   });
 
+// Generating and type-checking twice takes a while on a loaded 2-core machine.
+jest.setTimeout(120_000);
+
   test("wrong usage: the usage text and exit code 2; a dangerous --out is refused", async () => {
     const usage = await run([cli, "generate", "--target", "wasm"]);
     expect(usage.status).toBe(2);
