@@ -2,6 +2,7 @@
 import * as path from "node:path";
 import { serve } from "airlock";
 import { BenchServiceDefinition } from "./gen/airlock/bench/v1/bench_airlock.js";
+import { pattern } from "./peers/work.js";
 
 const crashy = require(path.resolve(__dirname, "../../native/build/Release/crashy.node")) as {
   compute(input: number, crashOneIn: number): number;
@@ -10,6 +11,8 @@ const crashy = require(path.resolve(__dirname, "../../native/build/Release/crash
 
 serve(BenchServiceDefinition, {
   echo: (request) => ({ data: request.data }),
+  sink: (request) => ({ size: request.data.length }),
+  fill: (request) => ({ data: pattern(request.size) }),
   compute: (request) => ({ checksum: crashy.compute(request.input, request.crashOneIn) }),
   crashOnce: (_request, context) => (context.attempt === 1 ? crashy.segfault() : { attempt: context.attempt }),
 });

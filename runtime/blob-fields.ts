@@ -21,21 +21,21 @@ const bytesHolders = new WeakMap<DescMessage, readonly DescField[]>();
 
 /**
  * Walks every bytes value of `message` (nested messages, lists and oneofs included; maps are
- * not walked) and offers it to `take`. Values `take` accepts are replaced by empty
+ * not walked) and offers it, with its field, to `take`. Values `take` accepts are replaced by empty
  * placeholders in a copy of the message; the message passed in is never modified. Schemas
  * with no bytes anywhere inside are not walked at all.
  */
 export function takeBlobs<T>(
   schema: DescMessage,
   message: Message,
-  take: (bytes: Uint8Array) => T | undefined,
+  take: (bytes: Uint8Array, field: DescField) => T | undefined,
 ): { message: Message; taken: TakenBlob<T>[] } {
   const taken: TakenBlob<T>[] = [];
   const replaced = walk(schema, message, [], take, taken);
   return { message: replaced ?? message, taken };
 }
 
-function walk<T>(schema: DescMessage, message: Message, path: BlobPathStep[], take: (bytes: Uint8Array) => T | undefined, taken: TakenBlob<T>[]) {
+function walk<T>(schema: DescMessage, message: Message, path: BlobPathStep[], take: (bytes: Uint8Array, field: DescField) => T | undefined, taken: TakenBlob<T>[]) {
   let copy: Message | undefined;
   const set = (key: string, value: unknown) => {
     copy ??= { ...message };
@@ -64,10 +64,10 @@ function walk<T>(schema: DescMessage, message: Message, path: BlobPathStep[], ta
 }
 
 // Returns the value to put in place of `value`, or undefined to keep it.
-function visit<T>(field: DescField, value: unknown, path: BlobPathStep[], take: (bytes: Uint8Array) => T | undefined, taken: TakenBlob<T>[]) {
+function visit<T>(field: DescField, value: unknown, path: BlobPathStep[], take: (bytes: Uint8Array, field: DescField) => T | undefined, taken: TakenBlob<T>[]) {
   if (isBytesField(field)) {
     if (!(value instanceof Uint8Array)) return undefined;
-    const token = take(value);
+    const token = take(value, field);
     if (token === undefined) return undefined;
     taken.push({ path, token });
     return placeholder;

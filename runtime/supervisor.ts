@@ -3,6 +3,7 @@ import { availableParallelism } from "node:os";
 import * as path from "node:path";
 import { createArenaFd, openWritableArena, placeBlob } from "./blob-arena.js";
 import { takeBlobs } from "./blob-fields.js";
+import { travelsAsBlob } from "./blob-hints.js";
 import { copyReplyBlobs } from "./blob-results.js";
 import { Arena, encodeBlobTable } from "./blob-table.js";
 import { Code, isCode } from "./code.js";
@@ -694,8 +695,8 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
     const message = create(method.input, request as never) as Record<string, unknown>;
     if (!argumentArena) return { bytes: toBinary(method.input, message as never), blobTable: undefined, leases: [] };
     const { thresholdBytes } = blobOptions!;
-    const { message: withHandles, taken } = takeBlobs(method.input, message, (bytes) =>
-      bytes.byteLength >= thresholdBytes || bytes.buffer === argumentArena.buffer ? placeBlob(argumentArena, bytes) : undefined,
+    const { message: withHandles, taken } = takeBlobs(method.input, message, (bytes, field) =>
+      bytes.buffer === argumentArena.buffer || travelsAsBlob(bytes, field, thresholdBytes) ? placeBlob(argumentArena, bytes) : undefined,
     );
     const leases = taken.map(({ token }) => token.lease);
     try {

@@ -72,6 +72,15 @@ test("blobs are found in nested messages, lists and oneofs", async () => {
   expect(byWhere["chosen"]).toMatchObject({ checksum: checksum(values[3]!), bufferBytes: BigInt(arenaBytes) });
 });
 
+test("the (airlock.v1.blob) field option forces a small field into shared memory, or a large one out of it", async () => {
+  await start();
+  const reply = await client.blobs({ alwaysBlob: pattern(100, 15), neverBlob: pattern(300_000, 16) });
+  const byWhere = Object.fromEntries(reply.seen.map((seen) => [seen.where, seen]));
+  expect(byWhere["alwaysBlob"]).toMatchObject({ length: 100, checksum: checksum(pattern(100, 15)), bufferBytes: BigInt(arenaBytes) });
+  expect(byWhere["neverBlob"]).toMatchObject({ length: 300_000, checksum: checksum(pattern(300_000, 16)) });
+  expect(byWhere["neverBlob"]!.bufferBytes).not.toBe(BigInt(arenaBytes));
+});
+
 test("the caller's request message is not modified", async () => {
   await start();
   const request = { data: pattern(200_000, 8), parts: [pattern(100_000, 9)] };

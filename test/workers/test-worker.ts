@@ -89,6 +89,8 @@ serve(TestServiceDefinition, {
     };
     visit(request.nested, "nested");
     if (request.choice.case === "chosen") seen.push({ where: "chosen", bytes: request.choice.value });
+    if (request.alwaysBlob.length > 0) seen.push({ where: "alwaysBlob", bytes: request.alwaysBlob });
+    if (request.neverBlob.length > 0) seen.push({ where: "neverBlob", bytes: request.neverBlob });
     const data = new Uint8Array(request.replyBytes);
     for (let i = 0; i < data.length; i++) data[i] = (i * 7) & 255;
     return {

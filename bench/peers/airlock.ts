@@ -1,0 +1,49 @@
+// airlock itself: a pool of supervised worker processes serving bench.proto's BenchService
+// (bench/worker.ts), called through the generated client. Subclass it for variants (for
+// example a pre-allocated blob contender overriding `send` and `fetch`).
+import * as path from "node:path";
+import { createPool, type Pool, type PoolOptions } from "airlock";
+import type { Contender, StartOptions } from "../contender.js";
+import { createBenchServiceClient, type BenchServiceClient } from "../gen/airlock/bench/v1/bench_airlock.js";
+import { packageVersion } from "./child.js";
+import { asBuffer } from "./work.js";
+
+/** The benchmarks' airlock worker module: bench/worker.ts, compiled. */
+export const benchWorkerPath = path.join(__dirname, "..", "worker.js");
+
+export class AirlockContender implements Contender {
+  readonly name: string = "airlock";
+  readonly version = packageVersion("airlock");
+  readonly notes: string = "createPool + generated client, protobuf bytes field; concurrency = the phase's (64 in the throughput phases); standby 1 (the default)";
+  protected pool: Pool | undefined;
+  protected client!: BenchServiceClient;
+
+  /** @param poolOptions added to (and overriding) the options the harness gives createPool. */
+  constructor(protected readonly poolOptions: Partial<PoolOptions> = {}) {}
+
+  async start({ workers, concurrency }: StartOptions): Promise<void> {
+    this.pool = await createPool({ worker: benchWorkerPath, workers, concurrency, forwardStderr: false, ...this.poolOptions });
+    this.client = createBenchServiceClient(this.pool);
+  }
+
+  async call(payload: Buffer): Promise<Buffer> {
+    return asBuffer((await this.client.echo({ data: payload })).data);
+  }
+
+  async send(payload: Buffer): Promise<number> {
+    return (await this.client.sink({ data: payload })).size;
+  }
+
+  async fetch(size: number): Promise<Buffer> {
+    return asBuffer((await this.client.fill({ size })).data);
+  }
+
+  pids(): number[] {
+    return this.pool?.pids() ?? [];
+  }
+
+  async close(): Promise<void> {
+    await this.pool?.close();
+    this.pool = undefined;
+  }
+}
