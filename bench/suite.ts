@@ -170,7 +170,7 @@ export async function runSuite({ mode, settings, entries, phases, log }: SuiteOp
     const { rounds, warmupMs, measureMs, inFlight, workers: workerCounts } = settings.throughput;
     for (const workers of workerCounts) {
       const key = `throughput.w${workers}`;
-      await runPhase("throughput", `throughput, ${workers} worker${workers === 1 ? "" : "s"}`, { workers, concurrency: inFlight }, rounds, async (contender, entry, round) => {
+      await runPhase("throughput", `throughput (${workers} worker${workers === 1 ? "" : "s"})`, { workers, concurrency: inFlight }, rounds, async (contender, entry, round) => {
         const r = await measureThroughput(contender, small, { inFlight, warmupMs, measureMs });
         record(key, entry.id, round, rounds, r.callsPerSec);
         record(`${key}.cpu.parent`, entry.id, round, rounds, r.cpuParentUs);

@@ -1,7 +1,10 @@
 import { Code, isCode } from "./code.js";
+import type { ExitCause } from "./worker-process.js";
 
 /** How one attempt ended when its worker went away: the facts needed to debug a crash. */
 export interface CrashFacts {
+  /** Why, as one word a program can test ("signal", "exit", "hung", "stopped", ...): see ExitCause. */
+  readonly cause: ExitCause;
   readonly pid: number;
   /** Exit code when the worker exited by itself, else null. */
   readonly exitCode: number | null;

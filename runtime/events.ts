@@ -1,4 +1,5 @@
 import type { Code } from "./code.js";
+import type { ExitCause } from "./worker-process.js";
 
 /** Something the supervisor did or saw; subscribe with `pool.on(listener)`. */
 export type PoolEvent =
@@ -13,6 +14,8 @@ export type PoolEvent =
       readonly pid: number;
       readonly exitCode: number | null;
       readonly signal: string | null;
+      /** Why, as one word: see ExitCause. */
+      readonly cause: ExitCause;
       /** In words, for example "killed by SIGSEGV" or "exited with code 0 (recycled after 1000 calls)". */
       readonly reason: string;
       /** False for a crash; true when the pool ended the worker (recycling, close). */

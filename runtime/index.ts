@@ -16,6 +16,7 @@ export { createClient } from "./client.js";
 export { createPool, type MethodOverrides, type Pool, type PoolOptions } from "./supervisor.js";
 export type { PoolEvent, PoolEventListener } from "./events.js";
 export type { PoolStats } from "./stats.js";
+export type { ExitCause } from "./worker-process.js";
 export type { RestartIntensity } from "./restart-intensity.js";
 export { defaultRetryPolicy, type RetryThrottleOptions } from "./retry.js";
 export { serve } from "./worker.js";

@@ -292,7 +292,7 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
     slot.expectedExit ??= reason;
     slot.role = "retiring";
     slot.process.end();
-    setTimeout(() => slot.process.exited || slot.process.kill(`${reason}; did not leave when asked`), exitGraceMs).unref();
+    setTimeout(() => slot.process.exited || slot.process.kill("pool", `${reason}; did not leave when asked`), exitGraceMs).unref();
   }
 
   function retire(slot: Slot, reason: string): void {
@@ -321,7 +321,7 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
     slotsByProcess.delete(worker);
     const expected = slot.expectedExit !== undefined || closed;
     const crashed = !expected && slot.role !== "starting";
-    events.emit({ type: "worker-exited", pid: exit.pid, exitCode: exit.exitCode, signal: exit.signal, reason: exit.reason, expected: !crashed });
+    events.emit({ type: "worker-exited", pid: exit.pid, exitCode: exit.exitCode, signal: exit.signal, cause: exit.cause, reason: exit.reason, expected: !crashed });
     const alone = slot.calls.size === 1;
     const now = Date.now();
     for (const call of slot.calls.values()) {
@@ -332,11 +332,11 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
       clearTimeout(call.timer); // the attempt timeout of an attempt that is over
       const culprit = slot.culprit ? slot.culprit === call : !slot.blameless && (alone || call.suspect);
       if (culprit) {
-        const { brokeProtocol, ...facts } = { ...exit, attempt: call.attempt, elapsedMs: now - call.dispatchedAt };
+        const facts: CrashFacts = { ...exit, attempt: call.attempt, elapsedMs: now - call.dispatchedAt };
         call.crashes.push(facts);
         attemptFailed(
           call,
-          new AirlockError(brokeProtocol ? Code.Protocol : Code.WorkerCrashed, `worker ${exit.pid} ${exit.reason} while running ${call.method.path} (attempt ${call.attempt})`, {
+          new AirlockError(exit.cause === "protocol" ? Code.Protocol : Code.WorkerCrashed, `worker ${exit.pid} ${exit.reason} while running ${call.method.path} (attempt ${call.attempt})`, {
             method: call.method.path,
             attempt: call.attempt,
             pid: exit.pid,
@@ -395,7 +395,7 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
       } catch (cause) {
         slot.culprit = call;
         const why = (cause as Error).message;
-        worker.kill(`broke the protocol answering ${call.method.path}: ${why}`);
+        worker.kill("protocol", `broke the protocol answering ${call.method.path}: ${why}`);
         error = new AirlockError(Code.Protocol, `worker ${worker.pid} sent a bad answer to ${call.method.path}: ${why}`, {
           method: call.method.path,
           attempt: call.attempt,
@@ -514,7 +514,7 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
       call.timer = setTimeout(() => {
         if (slot.calls.get(call.id) !== call) return;
         slot.culprit ??= call;
-        slot.process.kill(`hung: no answer within the ${limit} ms attempt timeout of ${call.method.path}`);
+        slot.process.kill("hung", `hung: no answer within the ${limit} ms attempt timeout of ${call.method.path}`);
       }, limit);
     }
     const timeLeft = call.deadline === undefined ? 0 : Math.max(1, call.deadline - call.dispatchedAt);
@@ -563,10 +563,10 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
               // idle one is known to be broken. Hangs in calls are the attempt timeout's job.
               if (isStopped(slot.process.pid)) {
                 slot.blameless = true;
-                slot.process.kill(`stopped: no heartbeat for ${now - slot.pingSentAt} ms`);
+                slot.process.kill("stopped", `stopped: no heartbeat for ${now - slot.pingSentAt} ms`);
               } else if (slot.calls.size === 0) {
                 slot.blameless = true;
-                slot.process.kill(`unresponsive: no heartbeat for ${now - slot.pingSentAt} ms while idle`);
+                slot.process.kill("unresponsive", `unresponsive: no heartbeat for ${now - slot.pingSentAt} ms while idle`);
               }
               continue;
             }
@@ -661,7 +661,7 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
         setTimeout(() => {
           if (slot.calls.get(pending.id) !== pending) return;
           slot.culprit ??= pending;
-          slot.process.kill(`did not stop a cancelled call to ${method.path} within ${cancelGraceMs} ms`);
+          slot.process.kill("cancel-ignored", `did not stop a cancelled call to ${method.path} within ${cancelGraceMs} ms`);
         }, cancelGraceMs).unref();
       }
       if (signal?.aborted) return onAbort();
@@ -751,7 +751,7 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
     for (const slot of slots) endSlot(slot, "the pool closed");
     for (const signal of ["SIGTERM", "SIGKILL"] as const) {
       if (await until(() => slots.size === 0, exitGraceMs)) break;
-      for (const slot of slots) slot.process.kill("did not exit when the pool closed", signal);
+      for (const slot of slots) slot.process.kill("pool", "did not exit when the pool closed", signal);
     }
     await until(() => slots.size === 0, Infinity);
     closeArenas();
@@ -789,7 +789,7 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
   } catch (error) {
     closed = true;
     clearInterval(heartbeat);
-    for (const slot of slots) slot.process.kill("the pool failed to start");
+    for (const slot of slots) slot.process.kill("pool", "the pool failed to start");
     await until(() => slots.size === 0, Infinity);
     closeArenas();
     throw error;

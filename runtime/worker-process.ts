@@ -10,16 +10,34 @@ import { createStderrTail } from "./stderr-tail.js";
 import { nativeAddon } from "./native.js";
 import { workerEnv } from "./worker-env.js";
 
+/**
+ * Why a worker process ended, as one word a program can test: it died by a `signal` or an
+ * `exit` of its own, or the pool killed it because it `hung` (attempt timeout), ignored a
+ * cancellation (`cancel-ignored`), was `stopped` or `unresponsive` (heartbeats), broke the
+ * `protocol`, closed its channel (`channel-closed`), never called serve() (`start-timeout`), or
+ * because of the `pool` itself (closing, recycling, a failed start).
+ */
+export type ExitCause =
+  | "signal"
+  | "exit"
+  | "hung"
+  | "cancel-ignored"
+  | "stopped"
+  | "unresponsive"
+  | "protocol"
+  | "channel-closed"
+  | "start-timeout"
+  | "pool";
+
 /** How a worker process ended, as the parent saw it. */
 export interface WorkerExit {
   readonly pid: number;
   readonly exitCode: number | null;
   readonly signal: string | null;
+  readonly cause: ExitCause;
   /** In words: "killed by SIGSEGV", "exited with code 3", "broke the protocol: ...". */
   readonly reason: string;
   readonly stderrTail: string;
-  /** Set when the parent killed the worker for breaking the protocol. */
-  readonly brokeProtocol: boolean;
 }
 
 /** What a worker process needs to know to start. */
@@ -56,8 +74,8 @@ export interface WorkerProcess {
   readonly ready: Promise<void>;
   /** Queues a frame on the control channel. */
   send(frame: Buffer): void;
-  /** Kills the process with a reason that its exit will report. */
-  kill(reason: string, signal?: NodeJS.Signals): void;
+  /** Kills the process; its exit will report the cause and the reason in words. */
+  kill(cause: ExitCause, reason: string, signal?: NodeJS.Signals): void;
   /** Asks the process to leave by closing the channel: it exits when it sees the end. */
   end(): void;
   /** Whether the process has exited. */
@@ -105,7 +123,7 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
   const socket = child.stdio[channelFd] as Socket;
   const tail = createStderrTail();
   let killReason: string | undefined;
-  let brokeProtocol = false;
+  let killCause: ExitCause | undefined;
   let exited = false;
   let settleReady!: (error?: AirlockError) => void;
   const ready = new Promise<void>((resolve, reject) => {
@@ -120,7 +138,8 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
     pid: child.pid ?? -1,
     ready,
     send: createFrameWriter(socket),
-    kill(reason, signal = "SIGKILL") {
+    kill(cause, reason, signal = "SIGKILL") {
+      killCause ??= cause;
       killReason ??= reason;
       child.kill(signal);
     },
@@ -141,7 +160,7 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
     });
 
   const startTimer = setTimeout(() => {
-    worker.kill(`did not call serve() within ${options.startTimeoutMs} ms`);
+    worker.kill("start-timeout", `did not call serve() within ${options.startTimeoutMs} ms`);
   }, options.startTimeoutMs);
 
   const read = createFrameReader((frame) => {
@@ -164,15 +183,14 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
     try {
       read(chunk);
     } catch (error) {
-      brokeProtocol = true;
-      worker.kill(`broke the protocol: ${(error as Error).message}`);
+      worker.kill("protocol", `broke the protocol: ${(error as Error).message}`);
     }
   });
   // A worker that closes its end of the channel can no longer answer: make sure it is gone.
   // The end usually means the process is dying anyway, so give its exit a moment to arrive
   // first and keep the true cause (a signal, an exit code) as the reason.
   const killUnlessExited = (reason: string) => {
-    setTimeout(() => exited || worker.kill(reason), channelLossGraceMs).unref();
+    setTimeout(() => exited || worker.kill("channel-closed", reason), channelLossGraceMs).unref();
   };
   socket.on("end", () => killUnlessExited("closed its control channel"));
   socket.on("error", (error) => killUnlessExited(`control channel failed: ${error.message}`));
@@ -207,7 +225,8 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
     const reason = describeExit(exitCode, signal, spawnFailure ?? killReason);
     // When the pool killed it (start timeout), the pool's reason is the fact, not the signal.
     if (!isReady) settleReady(startError ?? startFailure(reason, killReason ? {} : { exitCode, signal }));
-    events.onExit(worker, { pid: worker.pid, exitCode, signal, reason, stderrTail: tail.text(), brokeProtocol });
+    const cause = killCause ?? (signal ? "signal" : "exit");
+    events.onExit(worker, { pid: worker.pid, exitCode, signal, cause, reason, stderrTail: tail.text() });
   }
 
   return worker;

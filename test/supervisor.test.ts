@@ -30,11 +30,11 @@ checkLeaksAfterEach();
 
 describe("every way a worker can go away settles its call with the facts", () => {
   test.each([
-    ["segfault", { signal: "SIGSEGV" }, /about to crash by segfault/],
-    ["abort", { signal: "SIGABRT" }, /about to crash by abort/],
-    ["sigkill", { signal: "SIGKILL" }, /about to crash by sigkill/],
-    ["exit", { exitCode: 3, signal: null }, /about to crash by exit/],
-    ["uncaught", { exitCode: 1, signal: null }, /uncaught in the worker/],
+    ["segfault", { signal: "SIGSEGV", cause: "signal" }, /about to crash by segfault/],
+    ["abort", { signal: "SIGABRT", cause: "signal" }, /about to crash by abort/],
+    ["sigkill", { signal: "SIGKILL", cause: "signal" }, /about to crash by sigkill/],
+    ["exit", { exitCode: 3, signal: null, cause: "exit" }, /about to crash by exit/],
+    ["uncaught", { exitCode: 1, signal: null, cause: "exit" }, /uncaught in the worker/],
   ])("%s", async (how, facts, stderr) => {
     await start({ workers: 2 });
     const error = await rejection(client.crash({ how }));
@@ -66,6 +66,7 @@ describe("every way a worker can go away settles its call with the facts", () =>
     const error = await rejection(client.crash({ how }));
     expect(error.code).toBe(Code.WorkerCrashed);
     expect(error.crash!.reason).toMatch(/hung: no answer within the 200 ms attempt timeout/);
+    expect(error.crash!.cause).toBe("hung");
     expect(Date.now() - started).toBeLessThan(3000);
   });
 
@@ -78,7 +79,7 @@ describe("every way a worker can go away settles its call with the facts", () =>
     const reply = await call;
     expect(reply.pid).not.toBe(activePid);
     const exited = events.find((event) => event.type === "worker-exited" && event.pid === activePid);
-    expect(exited).toMatchObject({ reason: expect.stringMatching(/stopped: no heartbeat/) });
+    expect(exited).toMatchObject({ cause: "stopped", reason: expect.stringMatching(/stopped: no heartbeat/) });
     expect(pool!.stats().failed).toEqual({});
   });
 });
@@ -205,6 +206,7 @@ describe("cancellation", () => {
     expect(Date.now() - started).toBeLessThan(50);
     expect(await eventually(() => events.some((event) => event.type === "worker-exited"))).toBe(true);
     expect(events.find((event) => event.type === "worker-exited")).toMatchObject({
+      cause: "cancel-ignored",
       reason: expect.stringMatching(/did not stop a cancelled call/),
     });
     expect((await client.echo({ text: "next" })).text).toBe("next");

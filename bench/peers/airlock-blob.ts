@@ -1,7 +1,7 @@
 // airlock with the argument already in shared memory: the caller filled a blob from
 // pool.allocBlob() in place (as a native library or a file read would), so a call passes a
 // handle and nothing is copied, whatever the size. Results come back as with plain airlock.
-import { fullSettings } from "../suite.js";
+import { fullSettings } from "../settings.js";
 import type { StartOptions } from "../contender.js";
 import { AirlockContender } from "./airlock.js";
 import { pattern } from "./work.js";

@@ -1,7 +1,7 @@
 // The reference for large payloads: one memcpy into memory that is already faulted in, in this
 // process. Issue 4's target for a plain 64 MiB argument is within 2x of this, in the same run.
 import type { Contender } from "../contender.js";
-import { fullSettings } from "../suite.js";
+import { fullSettings } from "../settings.js";
 import { pattern } from "./work.js";
 
 export class MemcpyReference implements Contender {

@@ -7,6 +7,8 @@ import { formatValue } from "./format.js";
 
 /** Beyond these the run is called noisy. */
 const maxLoadAtStart = 1;
+/** Per CPU, at the end of a phase (the run's own processes count here). */
+const maxLoadDuring = 1.5;
 /** Upper over lower quartile of the raw socket's per-round figures: one odd round is tolerated, a drifting machine is not. */
 const maxQuartileRatio = { "latency.p50": 1.25, "throughput.w1": 2 } as const;
 
@@ -15,6 +17,11 @@ export function noiseWarnings(results: Results): string[] {
   // Only the load before the run says something about other work: the run itself keeps both CPUs busy.
   const load = results.environment.loadAverageAtStart;
   if (load > maxLoadAtStart) warnings.push(`other work was running: the 1-minute load average was ${load} at the start (on ${results.environment.cpus} CPUs)`);
+  // The run alone keeps the load near the CPU count; well above it, something else was running.
+  const busy = Object.entries(results.loadAverages).filter(([, average]) => average > maxLoadDuring * results.environment.cpus);
+  if (busy.length) {
+    warnings.push(`other work ran during the run: the load average reached ${busy.map(([phase, average]) => `${average} by the end of ${phase}`).join(", ")}`);
+  }
   for (const [metric, label, unit] of [
     ["latency.p50", "small-call p50", "µs"],
     ["throughput.w1", "calls/s with 64 in flight", "calls/s"],
