@@ -7,7 +7,7 @@ import { createFormatServiceClient } from "./gen/example/v1/format_airlock.js";
 async function main(): Promise<void> {
   const startedAt = performance.now();
   const pool = await createPool({ worker: path.join(__dirname, "worker.js"), workers: 2 });
-  console.log(`started 2 workers (pids ${pool.pids().join(", ")}) in ${(performance.now() - startedAt).toFixed(0)} ms`);
+  console.log(`started 2 workers and a warm spare (pids ${pool.pids().join(", ")}) in ${(performance.now() - startedAt).toFixed(0)} ms`);
   const client = createFormatServiceClient(pool);
 
   const reply = await client.format({
