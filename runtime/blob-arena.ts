@@ -10,7 +10,7 @@ export interface WritableArena {
    * Puts bytes in the arena and returns where they are and which allocation to release when
    * done: bytes already inside the arena are retained, not copied. Undefined when full.
    */
-  place(bytes: Uint8Array): { offset: number; generation: number; lease: number } | undefined;
+  place(bytes: Uint8Array): PlacedBlob | undefined;
   /** A fresh allocation as a writable view, for callers that fill blobs in place. Undefined when full. */
   allocate(length: number): Uint8Array | undefined;
   /** Drops one reference to the allocation at `offset`. */
@@ -40,12 +40,6 @@ export interface PlacedBlob {
   readonly lease: number;
 }
 
-/** Places bytes in an arena and remembers their length; undefined when the arena is full. */
-export function placeBlob(arena: WritableArena, bytes: Uint8Array): PlacedBlob | undefined {
-  const placed = arena.place(bytes);
-  return placed && { ...placed, length: bytes.byteLength };
-}
-
 /** Creates a sealed memfd arena of `size` bytes (sparse until written); returns its descriptor. */
 export function createArenaFd(name: string, size: number): number {
   return nativeAddon().memfdCreate(name, size);
@@ -59,16 +53,16 @@ export function openWritableArena(fd: number, size: number, keepWarmBytes = defa
   const native = nativeAddon();
   const buffer = native.map(fd, size, true);
   const allocator = createAllocator(size);
-  const place = (bytes: Uint8Array) => {
+  const place = (bytes: Uint8Array): PlacedBlob | undefined => {
     if (bytes.buffer === buffer) {
       const start = allocator.allocationAt(bytes.byteOffset, bytes.byteLength);
       if (start === undefined || !allocator.retain(start)) return undefined;
-      return { offset: bytes.byteOffset, generation: 0, lease: start };
+      return { offset: bytes.byteOffset, length: bytes.byteLength, generation: 0, lease: start };
     }
     const allocation = allocator.allocate(bytes.byteLength);
     if (!allocation) return undefined;
     new Uint8Array(buffer, allocation.offset, bytes.byteLength).set(bytes);
-    return { ...allocation, lease: allocation.offset };
+    return { ...allocation, length: bytes.byteLength, lease: allocation.offset };
   };
   return {
     fd,

@@ -12,13 +12,19 @@ export function residentBytes(pid: number): number | undefined {
   }
 }
 
-/** Whether a process is stopped (SIGSTOP, a debugger): alive, but it will never answer. */
-export function isStopped(pid: number): boolean {
+/** The state letter of a process from /proc/<pid>/stat (R, S, D, T, t, Z...), or undefined once it is gone. */
+export function processState(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state === "T" || state === "t";
+    // The command name may hold spaces and parentheses: the state follows the last ")".
+    return stat.charAt(stat.lastIndexOf(")") + 2);
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+/** Whether a process is stopped (SIGSTOP, a debugger): alive, but it will never answer. */
+export function isStopped(pid: number): boolean {
+  const state = processState(pid);
+  return state === "T" || state === "t";
 }

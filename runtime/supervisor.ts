@@ -1,7 +1,7 @@
 import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { availableParallelism } from "node:os";
 import * as path from "node:path";
-import { createArenaFd, openWritableArena, placeBlob } from "./blob-arena.js";
+import { createArenaFd, openWritableArena } from "./blob-arena.js";
 import { takeBlobs } from "./blob-fields.js";
 import { travelsAsBlob } from "./blob-hints.js";
 import { copyReplyBlobs } from "./blob-results.js";
@@ -171,9 +171,9 @@ const maxFailedStartsInARow = 3;
 
 /** Starts the worker processes and resolves once all are ready; rejects with WORKER_START_FAILED if one cannot start. */
 export async function createPool(options: PoolOptions): Promise<Pool> {
-  const size = positiveInteger(options.workers ?? availableParallelism(), "workers");
-  const concurrency = positiveInteger(options.concurrency ?? 1, "concurrency");
-  const standby = nonNegativeInteger(options.standby ?? defaults.standby, "standby");
+  const size = integerAtLeast(1, options.workers ?? availableParallelism(), "workers");
+  const concurrency = integerAtLeast(1, options.concurrency ?? 1, "concurrency");
+  const standby = integerAtLeast(0, options.standby ?? defaults.standby, "standby");
   const maxQueue = options.maxQueue ?? Infinity;
   const maxCallsPerWorker = options.maxCallsPerWorker ?? Infinity;
   const maxRssBytes = options.maxRssBytes ?? Infinity;
@@ -192,16 +192,11 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
     forwardStderr: options.forwardStderr ?? true,
     maxFrameBytes: options.maxFrameBytes ?? defaults.maxFrameBytes,
     startTimeoutMs: options.startTimeoutMs ?? defaults.startTimeoutMs,
-    blobs: blobOptions && {
-      argumentFd: argumentReadOnlyFd!,
-      argumentBytes: blobOptions.argumentArenaBytes,
-      resultBytes: blobOptions.resultArenaBytes,
-      thresholdBytes: blobOptions.thresholdBytes,
-    },
+    blobs: blobOptions && { ...blobOptions, argumentFd: argumentReadOnlyFd! },
   };
 
-  const slots = new Set<Slot>();
-  const slotsByProcess = new Map<WorkerProcess, Slot>();
+  // Every worker the pool has started and not yet seen exit, by its process.
+  const slots = new Map<WorkerProcess, Slot>();
   const queue = createFifo<PendingCall>();
   const retries = createFifo<PendingCall>();
   const suspects = createFifo<PendingCall>();
@@ -234,8 +229,7 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
       expectedExit: undefined,
       pingSentAt: undefined,
     };
-    slots.add(slot);
-    slotsByProcess.set(slot.process, slot);
+    slots.set(slot.process, slot);
     events.emit({ type: "worker-spawned", pid: slot.process.pid, reason });
     slot.process.ready.then(
       () => onReady(slot),
@@ -270,14 +264,14 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
 
   function count(role: SlotRole): number {
     let n = 0;
-    for (const slot of slots) if (slot.role === role) n += 1;
+    for (const slot of slots.values()) if (slot.role === role) n += 1;
     return n;
   }
 
   /** Brings the pool back to `size` active workers and `standby` spares, promoting spares first. */
   function replenish(reason: SpawnReason): void {
     if (closed || circuit.state !== "closed") return;
-    for (const slot of slots) {
+    for (const slot of slots.values()) {
       if (count("active") >= size) break;
       if (slot.role === "standby") slot.role = "active";
     }
@@ -315,10 +309,9 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
   }
 
   function onExit(worker: WorkerProcess, exit: WorkerExit): void {
-    const slot = slotsByProcess.get(worker);
+    const slot = slots.get(worker);
     if (!slot) return;
-    slots.delete(slot);
-    slotsByProcess.delete(worker);
+    slots.delete(worker);
     const expected = slot.expectedExit !== undefined || closed;
     const crashed = !expected && slot.role !== "starting";
     events.emit({ type: "worker-exited", pid: exit.pid, exitCode: exit.exitCode, signal: exit.signal, cause: exit.cause, reason: exit.reason, expected: !crashed });
@@ -370,7 +363,7 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
   // ---- answers ----
 
   function onFrame(worker: WorkerProcess, frame: Frame): void {
-    const slot = slotsByProcess.get(worker);
+    const slot = slots.get(worker);
     if (!slot) return;
     if (frame.type === FrameType.Pong) {
       slot.pingSentAt = undefined;
@@ -487,13 +480,13 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
   }
 
   function findSlot(accept: (slot: Slot) => boolean): Slot | undefined {
-    for (const slot of slots) if (slot.role === "active" && !slot.exclusive && !slot.process.exited && accept(slot)) return slot;
+    for (const slot of slots.values()) if (slot.role === "active" && !slot.exclusive && !slot.process.exited && accept(slot)) return slot;
     return undefined;
   }
 
   function leastBusySlot(): Slot | undefined {
     let best: Slot | undefined;
-    for (const slot of slots) {
+    for (const slot of slots.values()) {
       if (slot.role !== "active" || slot.exclusive || slot.process.exited || slot.calls.size >= concurrency) continue;
       if (!best || slot.calls.size < best.calls.size) best = slot;
     }
@@ -533,7 +526,7 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
       for (const call of fifo.drain()) call.settle(circuitError(error, call));
     }
     // Spares would only be started to die the same way; the probe decides when to go on.
-    for (const slot of slots) if (slot.role === "standby" || slot.role === "starting") endSlot(slot, "the circuit opened");
+    for (const slot of slots.values()) if (slot.role === "standby" || slot.role === "starting") endSlot(slot, "the circuit opened");
   }
 
   function probe(): void {
@@ -556,7 +549,7 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
     heartbeatIntervalMs > 0
       ? setInterval(() => {
           const now = Date.now();
-          for (const slot of slots) {
+          for (const slot of slots.values()) {
             if (slot.role === "starting" || slot.process.exited) continue;
             if (slot.pingSentAt !== undefined && now - slot.pingSentAt > heartbeatTimeoutMs) {
               // A busy worker cannot answer while it runs native code; only a stopped or an
@@ -696,7 +689,7 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
     if (!argumentArena) return { bytes: toBinary(method.input, message as never), blobTable: undefined, leases: [] };
     const { thresholdBytes } = blobOptions!;
     const { message: withHandles, taken } = takeBlobs(method.input, message, (bytes, field) =>
-      bytes.buffer === argumentArena.buffer || travelsAsBlob(bytes, field, thresholdBytes) ? placeBlob(argumentArena, bytes) : undefined,
+      bytes.buffer === argumentArena.buffer || travelsAsBlob(bytes, field, thresholdBytes) ? argumentArena.place(bytes) : undefined,
     );
     const leases = taken.map(({ token }) => token.lease);
     try {
@@ -741,17 +734,17 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
     closed = true;
     clearInterval(heartbeat);
     if (circuit.state === "open") clearTimeout(circuit.timer);
-    const busy = () => [...slots].some((slot) => slot.calls.size > 0) || queued > 0 || backingOff.size > 0;
+    const busy = () => [...slots.values()].some((slot) => slot.calls.size > 0) || queued > 0 || backingOff.size > 0;
     if (!(await until(() => !busy(), timeoutMs))) {
       const error = new AirlockError(Code.Unavailable, "the pool closed before the call finished");
       for (const fifo of [suspects, retries, queue]) for (const pending of fifo.drain()) pending.settle(error);
       for (const pending of backingOff) pending.settle(error);
-      for (const slot of slots) for (const pending of slot.calls.values()) pending.settle(error);
+      for (const slot of slots.values()) for (const pending of slot.calls.values()) pending.settle(error);
     }
-    for (const slot of slots) endSlot(slot, "the pool closed");
+    for (const slot of slots.values()) endSlot(slot, "the pool closed");
     for (const signal of ["SIGTERM", "SIGKILL"] as const) {
       if (await until(() => slots.size === 0, exitGraceMs)) break;
-      for (const slot of slots) slot.process.kill("pool", "did not exit when the pool closed", signal);
+      for (const slot of slots.values()) slot.process.kill("pool", "did not exit when the pool closed", signal);
     }
     await until(() => slots.size === 0, Infinity);
     closeArenas();
@@ -789,7 +782,7 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
   } catch (error) {
     closed = true;
     clearInterval(heartbeat);
-    for (const slot of slots) slot.process.kill("pool", "the pool failed to start");
+    for (const slot of slots.values()) slot.process.kill("pool", "the pool failed to start");
     await until(() => slots.size === 0, Infinity);
     closeArenas();
     throw error;
@@ -799,8 +792,8 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
   return {
     call,
     close,
-    pids: () => [...slots].filter((slot) => !slot.process.exited).map((slot) => slot.process.pid),
-    stats: () => stats.snapshot(queued, [...slots].reduce((n, slot) => n + slot.calls.size, 0), argumentArena?.usedBytes() ?? 0),
+    pids: () => [...slots.values()].filter((slot) => !slot.process.exited).map((slot) => slot.process.pid),
+    stats: () => stats.snapshot(queued, [...slots.values()].reduce((n, slot) => n + slot.calls.size, 0), argumentArena?.usedBytes() ?? 0),
     on: events.on,
     allocBlob,
     releaseBlob,
@@ -844,12 +837,7 @@ function mebibytes(bytes: number): string {
   return `${(bytes / 1048576).toFixed(0)} MiB`;
 }
 
-function positiveInteger(value: number, name: string): number {
-  if (!Number.isInteger(value) || value < 1) throw new AirlockError(Code.InvalidArgument, `${name} must be a positive integer, got ${value}`);
-  return value;
-}
-
-function nonNegativeInteger(value: number, name: string): number {
-  if (!Number.isInteger(value) || value < 0) throw new AirlockError(Code.InvalidArgument, `${name} must be a non-negative integer, got ${value}`);
+function integerAtLeast(min: number, value: number, name: string): number {
+  if (!Number.isInteger(value) || value < min) throw new AirlockError(Code.InvalidArgument, `${name} must be an integer >= ${min}, got ${value}`);
   return value;
 }

@@ -1,5 +1,5 @@
 import type { DescMessage } from "@bufbuild/protobuf";
-import { openReadableArena, openWritableArena, placeBlob, type ReadableArena, type WritableArena } from "./blob-arena.js";
+import { openReadableArena, openWritableArena, type ReadableArena, type WritableArena } from "./blob-arena.js";
 import { putBlob, takeBlobs } from "./blob-fields.js";
 import { travelsAsBlob } from "./blob-hints.js";
 import { Arena, checkBounds, decodeBlobTable, encodeBlobTable, type BlobRef } from "./blob-table.js";
@@ -41,7 +41,7 @@ export function openWorkerBlobs(env: NodeJS.ProcessEnv): WorkerBlobs | undefined
       }
     },
     takeReplyBlobs(schema, reply, callId) {
-      const { message, taken } = takeBlobs(schema, reply, (bytes, field) => (travelsAsBlob(bytes, field, threshold) ? placeBlob(results, bytes) : undefined));
+      const { message, taken } = takeBlobs(schema, reply, (bytes, field) => (travelsAsBlob(bytes, field, threshold) ? results.place(bytes) : undefined));
       if (taken.length === 0) return { reply };
       leases.set(callId, taken.map(({ token }) => token.lease));
       const refs: BlobRef[] = taken.map(({ path, token }) => ({ arena: Arena.Results, generation, offset: token.offset, length: token.length, path }));

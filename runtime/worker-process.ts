@@ -7,6 +7,7 @@ import { Code } from "./code.js";
 import { AirlockError } from "./errors.js";
 import { createFrameReader, createFrameWriter, decodeJsonBody, FrameType, type Frame } from "./frame.js";
 import { createStderrTail } from "./stderr-tail.js";
+import type { BlobOptions } from "./supervisor.js";
 import { nativeAddon } from "./native.js";
 import { workerEnv } from "./worker-env.js";
 
@@ -48,15 +49,8 @@ export interface WorkerSpawnOptions {
   readonly forwardStderr: boolean;
   readonly maxFrameBytes: number;
   readonly startTimeoutMs: number;
-  /** Shared memory for blobs; undefined when blobs are off. */
-  readonly blobs?: {
-    /** Read-only descriptor of the pool's argument arena, shared by every worker. */
-    readonly argumentFd: number;
-    readonly argumentBytes: number;
-    /** Size of each worker's own result arena. */
-    readonly resultBytes: number;
-    readonly thresholdBytes: number;
-  };
+  /** Shared memory for blobs, with the read-only descriptor of the pool's argument arena; undefined when blobs are off. */
+  readonly blobs?: Required<BlobOptions> & { readonly argumentFd: number };
 }
 
 /** Callbacks through which a worker process reports to its supervisor. */
@@ -96,12 +90,12 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
   const { blobs } = options;
   // The parent creates and seals the result arena, so that the worker cannot shrink it under
   // the parent's mapping; the worker gets the only writable descriptor.
-  const resultFd = blobs && createArenaFd("airlock-results", blobs.resultBytes);
+  const resultFd = blobs && createArenaFd("airlock-results", blobs.resultArenaBytes);
   const generation = randomInt(1, 0xffffffff);
   let results: WorkerProcess["results"];
   let child: ReturnType<typeof spawn>;
   try {
-    results = resultFd === undefined ? undefined : { ...openReadableArena(resultFd, blobs!.resultBytes), generation };
+    results = resultFd === undefined ? undefined : { ...openReadableArena(resultFd, blobs!.resultArenaBytes), generation };
     child = spawn(process.execPath, [...options.execArgv, workerMain, options.module], {
       stdio: ["ignore", "inherit", "pipe", "pipe", ...(blobs ? [blobs.argumentFd, resultFd!] : [])],
       env: {
@@ -110,8 +104,8 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
         [workerEnv.parentPid]: String(process.pid),
         [workerEnv.maxFrameBytes]: String(options.maxFrameBytes),
         ...(blobs && {
-          [workerEnv.argumentArena]: `${argumentArenaFd}:${blobs.argumentBytes}`,
-          [workerEnv.resultArena]: `${resultArenaFd}:${blobs.resultBytes}:${generation}`,
+          [workerEnv.argumentArena]: `${argumentArenaFd}:${blobs.argumentArenaBytes}`,
+          [workerEnv.resultArena]: `${resultArenaFd}:${blobs.resultArenaBytes}:${generation}`,
           [workerEnv.blobThreshold]: String(blobs.thresholdBytes),
         }),
       },
@@ -171,6 +165,7 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
     } else if (frame.type === FrameType.StartFailed) {
       const body = decodeJsonBody(frame.body);
       killReason ??= `failed to load: ${String(body.message)}`;
+      // A remoteStack (even empty) is what tells the supervisor the module itself threw.
       startError = startFailure(`its module failed to load: ${String(body.message)}`, { remoteStack: stringOrUndefined(body.stack) ?? "" });
     } else if (frame.type === FrameType.Reply || frame.type === FrameType.Error || frame.type === FrameType.Pong) {
       events.onFrame(worker, frame);

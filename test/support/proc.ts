@@ -1,5 +1,6 @@
 // What /proc says about this process and its children: how tests and the chaos check see leaks.
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { processState } from "../../runtime/proc.js";
 
 /** Process ids of this process's children, zombies included (read from /proc). */
 export function childPids(): number[] {
@@ -41,12 +42,8 @@ export function isAlive(pid: number): boolean {
  * until its new parent reaps it, and pid 1 in some sandboxes never does.
  */
 export function hasExited(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
-  } catch {
-    return true;
-  }
+  const state = processState(pid);
+  return state === undefined || state === "Z";
 }
 
 /** Polls `condition` every 20 ms until it holds or `timeoutMs` passes; returns whether it held. */
