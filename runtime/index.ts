@@ -19,4 +19,4 @@ export type { PoolStats } from "./stats.js";
 export type { ExitCause } from "./worker-process.js";
 export type { RestartIntensity } from "./restart-intensity.js";
 export { defaultRetryPolicy, type RetryThrottleOptions } from "./retry.js";
-export { serve } from "./worker.js";
+export { serve } from "./serve.js";

@@ -9,7 +9,7 @@ import { TestServiceDefinition } from "../gen/airlock/test/v1/test_airlock.js";
 const channel = (process as unknown as { _getActiveHandles(): unknown[] })
   ._getActiveHandles()
   .find((handle): handle is Socket => handle instanceof Socket && (handle as unknown as { _handle?: { fd?: number } })._handle?.fd === 3);
-const running = (globalThis as Record<symbol, { running: Map<number, unknown> }>)[Symbol.for("airlock.worker.connection")]!.running;
+const running = (globalThis as Record<symbol, { running: Map<number, unknown> }>)[Symbol.for("airlock.worker.host")]!.running;
 const generation = Number((process.env.AIRLOCK_RESULT_ARENA ?? "0:0:0").split(":")[2]);
 
 function substitute(bytes: Uint8Array, marker: number, value: number): Buffer {
