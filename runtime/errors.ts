@@ -1,5 +1,24 @@
 import { Code, isCode } from "./code.js";
-import type { ExitCause } from "./worker-process.js";
+
+/**
+ * Why a worker ended, as one word a program can test: it died by a `signal` or an `exit` of its
+ * own, ran `out-of-memory` (its JavaScript heap), or the pool killed it because it `hung`
+ * (attempt timeout), ignored a cancellation (`cancel-ignored`), was `stopped` or `unresponsive`
+ * (heartbeats), broke the `protocol`, closed its channel (`channel-closed`), never called
+ * serve() (`start-timeout`), or because of the `pool` itself (closing, recycling, a failed start).
+ */
+export type ExitCause =
+  | "signal"
+  | "exit"
+  | "out-of-memory"
+  | "hung"
+  | "cancel-ignored"
+  | "stopped"
+  | "unresponsive"
+  | "protocol"
+  | "channel-closed"
+  | "start-timeout"
+  | "pool";
 
 /** How one attempt ended when its worker went away: the facts needed to debug a crash. */
 export interface CrashFacts {

@@ -1,11 +1,13 @@
 import type { Code } from "./code.js";
-import type { ExitCause } from "./worker-process.js";
+import type { ExitCause } from "./errors.js";
 
 /** Something the supervisor did or saw; subscribe with `pool.on(listener)`. */
 export type PoolEvent =
   | {
       readonly type: "worker-spawned";
       readonly pid: number;
+      /** The thread's id in thread isolation, where `pid` is this process. */
+      readonly threadId?: number;
       /** Why: the pool's start, a replacement after a crash, recycling, a spare, or a circuit probe. */
       readonly reason: "start" | "restart" | "recycle" | "standby" | "probe";
     }

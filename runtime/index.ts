@@ -1,5 +1,5 @@
 export { Code, isCode } from "./code.js";
-export { AirlockError, type CrashFacts, type ErrorDetails } from "./errors.js";
+export { AirlockError, type CrashFacts, type ErrorDetails, type ExitCause } from "./errors.js";
 export {
   defineService,
   type CallOptions,
@@ -13,10 +13,9 @@ export {
   type ServiceDefinition,
 } from "./definition.js";
 export { createClient } from "./client.js";
-export { createPool, type MethodOverrides, type Pool, type PoolOptions } from "./supervisor.js";
+export { createPool, type BlobOptions, type Isolation, type MethodOverrides, type Pool, type PoolOptions } from "./pool.js";
 export type { PoolEvent, PoolEventListener } from "./events.js";
 export type { PoolStats } from "./stats.js";
-export type { ExitCause } from "./worker-process.js";
 export type { RestartIntensity } from "./restart-intensity.js";
 export { defaultRetryPolicy, type RetryThrottleOptions } from "./retry.js";
 export { serve } from "./serve.js";

@@ -1,4 +1,4 @@
-import { Code } from "./code.js";
+import { Code, isCode } from "./code.js";
 import type { HandlerContext, MethodDefinition } from "./definition.js";
 import { AirlockError } from "./errors.js";
 import type { Handler } from "./serve.js";
@@ -104,6 +104,14 @@ export function createCancellation() {
 export function errorBody(thrown: unknown): ErrorBody {
   const error = AirlockError.from(thrown);
   return { code: error.code, message: error.rawMessage, stack: thrown instanceof Error ? thrown.stack : undefined };
+}
+
+/** The parent's side of errorBody(): an AirlockError from what a worker sent, checked field by field since a worker may be broken. */
+export function errorFromBody(body: Record<string, unknown>, method: string, attempt: number): AirlockError {
+  const code = isCode(body.code) ? body.code : Code.Unknown;
+  const message = typeof body.message === "string" ? body.message : "the handler failed without a message";
+  const remoteStack = typeof body.stack === "string" ? body.stack : undefined;
+  return new AirlockError(code, message, { method, attempt, ...(remoteStack ? { remoteStack } : {}) });
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {

@@ -1,6 +1,7 @@
 import { Code } from "./code.js";
-import type { RetryPolicy } from "./definition.js";
+import type { MethodDefinition, RetryPolicy } from "./definition.js";
 import { AirlockError } from "./errors.js";
+import type { MethodOverrides } from "./pool.js";
 
 /**
  * The policy of a method that sets none: a crash is retried twice. Its backoffs are also what
@@ -82,3 +83,20 @@ export function createRetryThrottle({ maxTokens = 10, tokenRatio = 0.1 }: RetryT
 
 /** The throttle's interface, as the supervisor sees it. */
 export type RetryThrottle = ReturnType<typeof createRetryThrottle>;
+
+/**
+ * Returns the resolver of each call's policy under the pool's per-method overrides; the
+ * policy of calls that do not override it is resolved once per method.
+ */
+export function createPolicyResolver(overrides: Readonly<Record<string, MethodOverrides>> | undefined) {
+  const perMethod = new WeakMap<MethodDefinition, RetryPolicy>();
+  return (method: MethodDefinition, fromCall: Partial<RetryPolicy> | false | undefined): RetryPolicy => {
+    if (fromCall !== undefined) return resolveRetryPolicy(method.retry, overrides?.[method.path]?.retry, fromCall);
+    let policy = perMethod.get(method);
+    if (!policy) {
+      policy = resolveRetryPolicy(method.retry, overrides?.[method.path]?.retry, undefined);
+      perMethod.set(method, policy);
+    }
+    return policy;
+  };
+}

@@ -6,103 +6,23 @@ import { takeBlobs } from "./blob-fields.js";
 import { travelsAsBlob } from "./blob-hints.js";
 import { copyReplyBlobs } from "./blob-results.js";
 import { Arena, encodeBlobTable } from "./blob-table.js";
-import { Code, isCode } from "./code.js";
-import type { CallOptions, Channel, MethodDefinition, RetryPolicy } from "./definition.js";
+import { integerAtLeast, sharedDefaults } from "./pool-defaults.js";
+import { Code } from "./code.js";
+import type { CallOptions, MethodDefinition, RetryPolicy } from "./definition.js";
 import { AirlockError, type CrashFacts } from "./errors.js";
-import { createEventHub, type PoolEventListener } from "./events.js";
+import { createEventHub } from "./events.js";
 import { createFifo } from "./fifo.js";
 import { decodeJsonBody, decodeReplyBody, encodeCall, encodeFrame, FrameFlag, FrameType, type Frame } from "./frame.js";
+import { errorFromBody } from "./invoke.js";
 import { nativeAddon } from "./native.js";
 import { isStopped, residentBytes } from "./proc.js";
 import { createRestartCounter, type RestartIntensity } from "./restart-intensity.js";
-import { createRetryThrottle, resolveRetryPolicy, type RetryThrottleOptions } from "./retry.js";
+import { createPolicyResolver, createRetryThrottle } from "./retry.js";
 import { nextStep } from "./retry-decision.js";
-import { createStatsRecorder, type PoolStats } from "./stats.js";
+import { createStatsRecorder } from "./stats.js";
+import type { Pool, PoolOptions } from "./pool.js";
+import { createWaiters } from "./waiters.js";
 import { spawnWorker, type WorkerExit, type WorkerProcess, type WorkerSpawnOptions } from "./worker-process.js";
-
-/** Overrides, in the pool's configuration, of what the proto file says about one method. */
-export interface MethodOverrides {
-  /** Replaces fields of the method's retry policy; `false` turns retries off. */
-  readonly retry?: Partial<RetryPolicy> | false;
-  /** Time one attempt may take before its worker is considered hung and killed. */
-  readonly attemptTimeoutMs?: number;
-}
-
-/** How large bytes travel: as handles to shared memory instead of inside the frame. */
-export interface BlobOptions {
-  /** Bytes values at least this long travel as blobs, both ways. Default 64 KiB. */
-  readonly thresholdBytes?: number;
-  /** Size of the argument arena shared by all workers; only pages written cost memory. Default 1 GiB. */
-  readonly argumentArenaBytes?: number;
-  /** Size of each worker's result arena. Default 1 GiB. */
-  readonly resultArenaBytes?: number;
-}
-
-/** How to run a pool of worker processes. Only `worker` is required. */
-export interface PoolOptions {
-  /** Path of the worker module: a file that calls serve() for the services it offers. */
-  readonly worker: string;
-  /** Number of worker processes serving calls. Default: the number of CPUs. */
-  readonly workers?: number;
-  /** Calls one worker runs at the same time. Default 1, the safe choice for native libraries. */
-  readonly concurrency?: number;
-  /** Spare workers kept started, so that a crash costs a retry rather than a process start. Default 1. */
-  readonly standby?: number;
-  /** Calls that may wait for a worker; past it calls fail at once with RESOURCE_EXHAUSTED. Default: no limit. */
-  readonly maxQueue?: number;
-  /** Per-method overrides, keyed by "/package.Service/Method". */
-  readonly methods?: Readonly<Record<string, MethodOverrides>>;
-  /** Retry throttling shared by all calls (gRPC's token bucket). */
-  readonly retryThrottle?: RetryThrottleOptions;
-  /** More crashes than this within the window open the circuit. Default 20 within 10 s. */
-  readonly restartIntensity?: RestartIntensity;
-  /** How long an open circuit fails calls before a probe worker is tried. Default 5000 ms. */
-  readonly circuitCoolDownMs?: number;
-  /** Time a worker gets to stop a cancelled call before it is killed. Default 1000 ms. */
-  readonly cancelGraceMs?: number;
-  /** Interval of heartbeats; 0 turns them off. Default 1000 ms. */
-  readonly heartbeatIntervalMs?: number;
-  /** A worker that has not answered a heartbeat for this long is killed if it is stopped or idle. Default 5000 ms. */
-  readonly heartbeatTimeoutMs?: number;
-  /** Replace a worker after it has served this many calls. Default: never. */
-  readonly maxCallsPerWorker?: number;
-  /** Replace a worker whose resident memory (native allocations included) passes this. Default: never. */
-  readonly maxRssBytes?: number;
-  /** Time a worker gets to load its module and call serve(). Default 10 000 ms. */
-  readonly startTimeoutMs?: number;
-  /** Node options for the worker processes, for example ["--max-old-space-size=256"]. */
-  readonly execArgv?: readonly string[];
-  /** Environment of the worker processes. Default: this process's environment. */
-  readonly env?: NodeJS.ProcessEnv;
-  /** Copy the workers' stderr to this process's stderr (its tail is kept for errors either way). Default true. */
-  readonly forwardStderr?: boolean;
-  /** Largest frame accepted on a control channel. Default 512 MiB. */
-  readonly maxFrameBytes?: number;
-  /** Shared-memory blobs for large bytes fields; `false` sends every byte through the channel. */
-  readonly blobs?: BlobOptions | false;
-  /** Receives every pool event from the first spawn on; `pool.on()` only sees events after createPool resolves. */
-  readonly onEvent?: PoolEventListener;
-}
-
-/** A pool of supervised worker processes; its `call` runs one unary call on one of them. */
-export interface Pool extends Channel {
-  /** Stops taking calls, lets running and queued calls finish for up to `timeoutMs` (default 5000), then stops every worker. */
-  close(options?: { timeoutMs?: number }): Promise<void>;
-  /** Process ids of the workers alive now, spares included. */
-  pids(): number[];
-  /** A snapshot of the pool's counters and latency percentiles. */
-  stats(): PoolStats;
-  /** Subscribes to the pool's events; returns a function that unsubscribes. */
-  on(listener: PoolEventListener): () => void;
-  /**
-   * Allocates `length` bytes in the argument arena, to fill in place and pass as a bytes field
-   * with no copy at all. The caller must not change it while a call uses it, and gives it back
-   * with releaseBlob(); calls still using it keep it until they settle.
-   */
-  allocBlob(length: number): Uint8Array;
-  /** Gives back a blob from allocBlob(). */
-  releaseBlob(blob: Uint8Array): void;
-}
 
 type SlotRole = "starting" | "active" | "standby" | "retiring";
 type SpawnReason = "start" | "restart" | "recycle" | "standby" | "probe";
@@ -155,22 +75,19 @@ type Circuit =
   | { readonly state: "half-open" };
 
 const defaults = {
-  startTimeoutMs: 10_000,
-  closeTimeoutMs: 5_000,
+  ...sharedDefaults,
   maxFrameBytes: 512 * 1024 * 1024,
   standby: 1,
-  circuitCoolDownMs: 5_000,
-  cancelGraceMs: 1_000,
   heartbeatIntervalMs: 1_000,
   heartbeatTimeoutMs: 5_000,
 };
 const exitGraceMs = 1_000;
-const blobDefaults = { thresholdBytes: 64 * 1024, argumentArenaBytes: 1 << 30, resultArenaBytes: 1 << 30 };
+const blobDefaults = { thresholdBytes: sharedDefaults.blobThresholdBytes, argumentArenaBytes: 1 << 30, resultArenaBytes: 1 << 30 };
 const arenaTrimIntervalMs = 1_000;
 const maxFailedStartsInARow = 3;
 
 /** Starts the worker processes and resolves once all are ready; rejects with WORKER_START_FAILED if one cannot start. */
-export async function createPool(options: PoolOptions): Promise<Pool> {
+export async function createProcessPool(options: PoolOptions): Promise<Pool> {
   const size = integerAtLeast(1, options.workers ?? availableParallelism(), "workers");
   const concurrency = integerAtLeast(1, options.concurrency ?? 1, "concurrency");
   const standby = integerAtLeast(0, options.standby ?? defaults.standby, "standby");
@@ -187,7 +104,7 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
   const trimTimer = argumentArena && setInterval(() => argumentArena.trimIfIdle(), arenaTrimIntervalMs).unref();
   const spawnOptions: WorkerSpawnOptions = {
     module: path.resolve(options.worker),
-    execArgv: options.execArgv ?? [],
+    execArgv: [...(options.maxHeapMb === undefined ? [] : [`--max-old-space-size=${integerAtLeast(1, options.maxHeapMb, "maxHeapMb")}`]), ...(options.execArgv ?? [])],
     env: options.env ?? process.env,
     forwardStderr: options.forwardStderr ?? true,
     maxFrameBytes: options.maxFrameBytes ?? defaults.maxFrameBytes,
@@ -202,12 +119,13 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
   const suspects = createFifo<PendingCall>();
   // Calls waiting out a backoff are in no queue and on no worker; close() must still see them.
   const backingOff = new Set<PendingCall>();
-  const waiters = new Set<() => void>();
+  const { wake, until } = createWaiters();
   const events = createEventHub();
   if (options.onEvent) events.on(options.onEvent);
   const stats = createStatsRecorder();
   const throttle = createRetryThrottle(options.retryThrottle);
   const restarts = createRestartCounter(options.restartIntensity);
+  const policyOf = createPolicyResolver(options.methods);
   let circuit: Circuit = { state: "closed" };
   let failedStarts = 0;
   let queued = 0;
@@ -384,7 +302,7 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
       let error: AirlockError | undefined;
       try {
         if (frame.type === FrameType.Reply) reply = decodeReply(worker, call, frame);
-        else error = remoteError(frame, call);
+        else error = errorFromBody(decodeJsonBody(frame.body), call.method.path, call.attempt);
       } catch (cause) {
         slot.culprit = call;
         const why = (cause as Error).message;
@@ -406,6 +324,8 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
     if (slot.role === "retiring" && slot.calls.size === 0) endSlot(slot, slot.expectedExit ?? "recycled");
     else checkRecycling(slot);
     drain();
+    // The answer to an abandoned call frees its worker, which close() may be waiting for.
+    wake();
   }
 
   function decodeReply(worker: WorkerProcess, call: PendingCall, frame: Frame): unknown {
@@ -595,7 +515,7 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
     let policy: RetryPolicy;
     let encoded: { bytes: Uint8Array; blobTable: Buffer | undefined; leases: number[] };
     try {
-      policy = callOptions.retry === undefined ? methodPolicy(method) : resolveRetryPolicy(method.retry, overrides?.retry, callOptions.retry);
+      policy = policyOf(method, callOptions.retry);
     } catch (error) {
       return refuse(error as AirlockError);
     }
@@ -671,17 +591,6 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
     });
   }
 
-  // The policy of calls that do not override it, resolved once per method.
-  const methodPolicies = new WeakMap<MethodDefinition, RetryPolicy>();
-  function methodPolicy(method: MethodDefinition): RetryPolicy {
-    let policy = methodPolicies.get(method);
-    if (!policy) {
-      policy = resolveRetryPolicy(method.retry, options.methods?.[method.path]?.retry, undefined);
-      methodPolicies.set(method, policy);
-    }
-    return policy;
-  }
-
   // Encodes a request; large bytes (and blobs from allocBlob) go to the argument arena, once
   // for all attempts, and the frame carries their handles.
   function encodeRequest(method: MethodDefinition, request: unknown) {
@@ -750,27 +659,6 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
     closeArenas();
   }
 
-  function wake(): void {
-    for (const waiter of waiters) waiter();
-  }
-
-  // Resolves true once `condition` holds, or false after `timeoutMs`; re-checked whenever a call settles or a worker exits.
-  function until(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-    if (condition()) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const done = (result: boolean) => {
-        waiters.delete(check);
-        clearTimeout(timer);
-        resolve(result);
-      };
-      const check = () => {
-        if (condition()) done(true);
-      };
-      const timer = Number.isFinite(timeoutMs) ? setTimeout(() => done(false), timeoutMs) : undefined;
-      waiters.add(check);
-    });
-  }
-
   // ---- start ----
 
   const initial = [
@@ -790,8 +678,10 @@ export async function createPool(options: PoolOptions): Promise<Pool> {
   started = true;
 
   return {
+    isolation: "process",
     call,
     close,
+    threadIds: () => [],
     pids: () => [...slots.values()].filter((slot) => !slot.process.exited).map((slot) => slot.process.pid),
     stats: () => stats.snapshot(queued, [...slots.values()].reduce((n, slot) => n + slot.calls.size, 0), argumentArena?.usedBytes() ?? 0),
     on: events.on,
@@ -814,14 +704,6 @@ function circuitError(error: AirlockError, call: { method: MethodDefinition }): 
   return new AirlockError(error.code, error.rawMessage, { ...error.details, method: call.method.path }, { cause: error.cause });
 }
 
-function remoteError(frame: Frame, call: PendingCall): AirlockError {
-  const body = decodeJsonBody(frame.body);
-  const code = isCode(body.code) ? body.code : Code.Unknown;
-  const message = typeof body.message === "string" ? body.message : "the handler failed without a message";
-  const remoteStack = typeof body.stack === "string" ? body.stack : undefined;
-  return new AirlockError(code, message, { method: call.method.path, attempt: call.attempt, ...(remoteStack ? { remoteStack } : {}) });
-}
-
 const methodPaths = new WeakMap<MethodDefinition, Buffer>();
 
 function methodPath(method: MethodDefinition): Buffer {
@@ -835,9 +717,4 @@ function methodPath(method: MethodDefinition): Buffer {
 
 function mebibytes(bytes: number): string {
   return `${(bytes / 1048576).toFixed(0)} MiB`;
-}
-
-function integerAtLeast(min: number, value: number, name: string): number {
-  if (!Number.isInteger(value) || value < min) throw new AirlockError(Code.InvalidArgument, `${name} must be an integer >= ${min}, got ${value}`);
-  return value;
 }

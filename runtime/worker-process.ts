@@ -4,31 +4,13 @@ import * as path from "node:path";
 import { randomInt } from "node:crypto";
 import { createArenaFd, openReadableArena, type ReadableArena } from "./blob-arena.js";
 import { Code } from "./code.js";
-import { AirlockError } from "./errors.js";
+import { AirlockError, type ExitCause } from "./errors.js";
 import { createFrameReader, createFrameWriter, decodeJsonBody, FrameType, type Frame } from "./frame.js";
 import { createStderrTail } from "./stderr-tail.js";
-import type { BlobOptions } from "./supervisor.js";
+import type { BlobOptions } from "./pool.js";
 import { nativeAddon } from "./native.js";
 import { workerEnv } from "./worker-env.js";
 
-/**
- * Why a worker process ended, as one word a program can test: it died by a `signal` or an
- * `exit` of its own, or the pool killed it because it `hung` (attempt timeout), ignored a
- * cancellation (`cancel-ignored`), was `stopped` or `unresponsive` (heartbeats), broke the
- * `protocol`, closed its channel (`channel-closed`), never called serve() (`start-timeout`), or
- * because of the `pool` itself (closing, recycling, a failed start).
- */
-export type ExitCause =
-  | "signal"
-  | "exit"
-  | "hung"
-  | "cancel-ignored"
-  | "stopped"
-  | "unresponsive"
-  | "protocol"
-  | "channel-closed"
-  | "start-timeout"
-  | "pool";
 
 /** How a worker process ended, as the parent saw it. */
 export interface WorkerExit {
@@ -84,6 +66,7 @@ const channelFd = 3;
 const argumentArenaFd = 4;
 const resultArenaFd = 5;
 const channelLossGraceMs = 50;
+const heapExhausted = /JavaScript heap out of memory/;
 
 /** Spawns a worker process running `options.module` and wires its control channel. */
 export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): WorkerProcess {
@@ -217,10 +200,12 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
     child.stderr?.destroy();
     // Replies were copied out as they arrived: nothing refers to this mapping any more.
     results?.close();
-    const reason = describeExit(exitCode, signal, spawnFailure ?? killReason);
+    // V8 aborts a process whose heap is full; only its last words say why.
+    const outOfHeap = killCause === undefined && heapExhausted.test(tail.text());
+    const reason = describeExit(exitCode, signal, spawnFailure ?? killReason ?? (outOfHeap ? "out of JavaScript heap" : undefined));
     // When the pool killed it (start timeout), the pool's reason is the fact, not the signal.
     if (!isReady) settleReady(startError ?? startFailure(reason, killReason ? {} : { exitCode, signal }));
-    const cause = killCause ?? (signal ? "signal" : "exit");
+    const cause = killCause ?? (outOfHeap ? "out-of-memory" : signal ? "signal" : "exit");
     events.onExit(worker, { pid: worker.pid, exitCode, signal, cause, reason, stderrTail: tail.text() });
   }
 

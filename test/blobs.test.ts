@@ -155,3 +155,42 @@ test("after thousands of blob calls with crashes in between, descriptors and map
   pool = undefined;
   expect(memfdMappings()).toBe(mappingsBefore);
 }, 60_000);
+
+describe("thread isolation", () => {
+  const startThreads = () => start({ isolation: "thread", forwardStderr: undefined, blobs: { thresholdBytes: threshold } });
+
+  test("allocBlob() gives shared memory that the thread reads and writes in place, with no copy", async () => {
+    await startThreads();
+    const blob = pool!.allocBlob(1024 * 1024);
+    blob.set(pattern(blob.length, 17));
+    expect(blob.buffer).toBeInstanceOf(SharedArrayBuffer);
+    const before = checksum(blob);
+    expect(pool!.stats().blobBytes).toBe(1024 * 1024);
+    // The handler writes data[0] = 1 before it sums: the caller sees the write, so nothing was copied.
+    const reply = await client.blobs({ data: blob, writeIntoData: true });
+    expect(blob[0]).toBe(1);
+    expect(reply.seen[0]).toMatchObject({ length: blob.length, checksum: before - pattern(1, 17)[0]! + 1 });
+    pool!.releaseBlob(blob);
+    expect(pool!.stats().blobBytes).toBe(0);
+    expect(() => pool!.releaseBlob(blob)).toThrow(/allocBlob/);
+  });
+
+  test("a plain large argument is copied once into shared memory; the caller's bytes are never touched", async () => {
+    await startThreads();
+    const big = pattern(4 * 1024 * 1024, 18);
+    const reply = await client.blobs({ data: big, writeIntoData: true, parts: [pattern(1024, 19)] });
+    expect(big[0]).toBe(pattern(1, 18)[0]);
+    expect(reply.seen[0]).toMatchObject({ length: big.length, bufferBytes: BigInt(big.length), byteOffset: 0n });
+    expect(reply.seen[1]).toMatchObject({ length: 1024, checksum: checksum(pattern(1024, 19)) });
+    expect(pool!.stats().blobBytes).toBe(0);
+  });
+
+  test("large result bytes come back in a buffer of their own, and the handler may keep its bytes", async () => {
+    await startThreads();
+    const reply = await client.blobs({ replyBytes: 8 * 1024 * 1024 });
+    expect(reply.data.buffer).toBeInstanceOf(ArrayBuffer);
+    expect(reply.data.buffer.byteLength).toBe(8 * 1024 * 1024);
+    expect(reply.data[12345]).toBe((12345 * 7) & 255);
+    expect((await client.blobs({ replyBytes: 100_000 })).data[99_999]).toBe((99_999 * 7) & 255);
+  });
+});

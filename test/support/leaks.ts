@@ -1,20 +1,26 @@
-import { channelFds, childPids, eventually } from "./proc.js";
+import { readFile } from "node:fs/promises";
+import { channelFds, childPids, eventually, threadCount } from "./proc.js";
 
 export { channelFds, childPids, eventually, hasExited, isAlive } from "./proc.js";
 
 /**
- * Makes every test in the file prove that it left no child process and no extra socket,
- * pipe or memfd behind. Jest runs afterEach hooks in the order they are declared, so declare
- * this after the hooks that close pools.
+ * Makes every test in the file prove that it left no child process, no worker thread and no
+ * extra socket, pipe or memfd behind. Jest runs afterEach hooks in the order they are
+ * declared, so declare this after the hooks that close pools.
  */
 export function checkLeaksAfterEach(): void {
-  let baseline: number;
-  beforeAll(() => {
-    baseline = channelFds().length;
+  let fdBaseline: number;
+  let threadBaseline: number;
+  beforeAll(async () => {
+    fdBaseline = channelFds().length;
+    // libuv starts its thread pool on first use and keeps it: start it before counting.
+    await readFile(__filename);
+    threadBaseline = threadCount();
   });
   afterEach(async () => {
-    await eventually(() => childPids().length === 0 && channelFds().length <= baseline);
+    await eventually(() => childPids().length === 0 && channelFds().length <= fdBaseline && threadCount() <= threadBaseline);
     expect(childPids()).toEqual([]);
-    expect(channelFds().length).toBeLessThanOrEqual(baseline);
+    expect(channelFds().length).toBeLessThanOrEqual(fdBaseline);
+    expect(threadCount()).toBeLessThanOrEqual(threadBaseline);
   });
 }

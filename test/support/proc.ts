@@ -27,6 +27,11 @@ export function channelFds(): string[] {
   return kinds;
 }
 
+/** Threads of this process: worker threads, and the libuv and V8 threads Node starts on demand. */
+export function threadCount(): number {
+  return readdirSync("/proc/self/task").length;
+}
+
 /** Tells whether a process with this id still exists (a zombie counts). */
 export function isAlive(pid: number): boolean {
   try {

@@ -1,6 +1,7 @@
 // The worker most tests run: each method fails, in a real way, when the request asks it to.
 import { Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import { threadId } from "node:worker_threads";
 import { AirlockError, Code, isCode, serve } from "airlock";
 import { TestServiceDefinition } from "../gen/airlock/test/v1/test_airlock.js";
 import type { BlobsNested } from "../gen/airlock/test/v1/test_pb.js";
@@ -58,7 +59,7 @@ function channelSocket(): Socket {
 serve(TestServiceDefinition, {
   async echo(request) {
     if (request.delayMs > 0) await sleep(request.delayMs);
-    return { text: request.text, data: request.data, pid: process.pid };
+    return { text: request.text, data: request.data, pid: process.pid, threadId };
   },
   fail(request) {
     if (request.code === "plain") throw new Error(request.message);
@@ -74,7 +75,7 @@ serve(TestServiceDefinition, {
   async sleep(request, context) {
     // Honours cancellation, as a well-behaved handler should.
     await sleep(request.ms, undefined, { signal: context.signal }).catch(() => undefined);
-    return { pid: process.pid, cancelled: context.signal.aborted };
+    return { pid: process.pid, threadId, cancelled: context.signal.aborted };
   },
   async blobs(request, context) {
     if (request.crashFirstAttempt && context.attempt === 1) crashy.segfault();
@@ -113,6 +114,6 @@ serve(TestServiceDefinition, {
       if (waysToCrash.has(request.how)) crash(request.how);
       throw new AirlockError(isCode(request.how) ? request.how : Code.Unknown, `attempt ${context.attempt} fails on purpose`);
     }
-    return { attempt: context.attempt, pid: process.pid };
+    return { attempt: context.attempt, pid: process.pid, threadId };
   },
 });

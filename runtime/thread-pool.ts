@@ -1,0 +1,457 @@
+import { create, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import { randomUUID } from "node:crypto";
+import { availableParallelism } from "node:os";
+import * as path from "node:path";
+import { BroadcastChannel } from "node:worker_threads";
+import { Piscina, queueOptionsSymbol } from "piscina";
+import { travelsAsBlob } from "./blob-hints.js";
+import { Code } from "./code.js";
+import type { CallOptions, MethodDefinition, RetryPolicy } from "./definition.js";
+import { AirlockError, type CrashFacts, type ExitCause } from "./errors.js";
+import { createEventHub } from "./events.js";
+import { errorFromBody } from "./invoke.js";
+import type { Pool, PoolOptions } from "./pool.js";
+import { integerAtLeast, sharedDefaults } from "./pool-defaults.js";
+import { createRestartCounter } from "./restart-intensity.js";
+import { createPolicyResolver, createRetryThrottle } from "./retry.js";
+import { nextStep } from "./retry-decision.js";
+import { createStatsRecorder } from "./stats.js";
+import { isShared, packMessage, unpackMessage, type PackedMessage, type ThreadAnswer, type ThreadTask, type ThreadWorkerData } from "./thread-wire.js";
+import { createWaiters } from "./waiters.js";
+
+const threadMain = path.join(__dirname, "thread-main.js");
+// What piscina fails the other tasks of a thread it terminates with.
+const threadTerminated = "Terminating worker thread";
+
+/** What ended a thread under an attempt, as the crash facts of a process tell it. */
+type ThreadDeath = Pick<CrashFacts, "cause" | "exitCode" | "reason" | "stderrTail">;
+
+/** One attempt of a call (or a start-up probe); the load balancer sees it through the task's queueOptionsSymbol. */
+interface Attempt {
+  /** The thread the balancer gave it to; undefined while it waits in piscina's queue. */
+  threadId: number | undefined;
+  /** Set when the pool kills the thread running it (or drops it from the queue). */
+  killed: { cause: ExitCause; reason: string } | undefined;
+  /** piscina's abort listener: drops a waiting task from its queue, terminates the thread running it. */
+  abort: (() => void) | undefined;
+  /** Called once a thread has the attempt: arms its attempt timeout. */
+  onStart(): void;
+}
+
+function newAttempt(onStart: () => void = () => undefined): Attempt {
+  return { threadId: undefined, killed: undefined, abort: undefined, onStart };
+}
+
+/** A call the pool has taken and not settled. */
+interface LiveCall {
+  settle(error: AirlockError): void;
+}
+
+type Circuit = { readonly state: "closed" } | { readonly state: "open"; readonly error: AirlockError; readonly timer: NodeJS.Timeout } | { readonly state: "half-open" };
+
+/**
+ * Starts a pool of worker threads on piscina (its threads, queue, resource limits and abort)
+ * with the process pool's call semantics: typed errors, deadlines and cancellation, retries
+ * under the same policy, crash facts, the circuit, stats and events.
+ */
+export async function createThreadPool(options: PoolOptions): Promise<Pool> {
+  const size = integerAtLeast(1, options.workers ?? availableParallelism(), "workers");
+  const concurrency = integerAtLeast(1, options.concurrency ?? 1, "concurrency");
+  const maxHeapMb = options.maxHeapMb === undefined ? undefined : integerAtLeast(1, options.maxHeapMb, "maxHeapMb");
+  const maxQueue = options.maxQueue ?? Infinity;
+  const cancelGraceMs = options.cancelGraceMs ?? sharedDefaults.cancelGraceMs;
+  const coolDownMs = options.circuitCoolDownMs ?? sharedDefaults.circuitCoolDownMs;
+  const startTimeoutMs = options.startTimeoutMs ?? sharedDefaults.startTimeoutMs;
+  const thresholdBytes = options.blobs === false ? Infinity : (options.blobs?.thresholdBytes ?? sharedDefaults.blobThresholdBytes);
+  const events = createEventHub();
+  if (options.onEvent) events.on(options.onEvent);
+  const stats = createStatsRecorder();
+  const throttle = createRetryThrottle(options.retryThrottle);
+  const restarts = createRestartCounter(options.restartIntensity);
+  const policyOf = createPolicyResolver(options.methods);
+  const { wake, until } = createWaiters();
+  const live = new Set<LiveCall>();
+  // Each thread dies once, but piscina fails every task it was running with the same error.
+  const deathsSeen = new WeakSet<object>();
+  const allocated = new WeakSet<ArrayBufferLike>();
+  let blobBytes = 0;
+  let running = 0;
+  let nextCallId = 1;
+  let circuit: Circuit = { state: "closed" };
+  let started = false;
+  let closed = false;
+  let destroyed = false;
+
+  const cancelChannel = `airlock-cancel-${randomUUID()}`;
+  const cancellations = new BroadcastChannel(cancelChannel);
+  cancellations.unref();
+  const workerData: ThreadWorkerData = { module: path.resolve(options.worker), thresholdBytes, cancelChannel, startTimeoutMs };
+  const piscina = new Piscina({
+    filename: threadMain,
+    minThreads: size,
+    maxThreads: size,
+    concurrentTasksPerWorker: concurrency,
+    loadBalancer: leastBusy,
+    workerData,
+    ...(maxHeapMb === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: maxHeapMb } }),
+    ...(options.execArgv ? { execArgv: [...options.execArgv] } : {}),
+    ...(options.env ? { env: options.env } : {}),
+  });
+  piscina.on("workerCreate", (worker: { id: number }) => events.emit({ type: "worker-spawned", pid: process.pid, threadId: worker.id, reason: started ? "restart" : "start" }));
+  // A thread that dies while idle (an uncaught error from a timer it left behind, a module that
+  // failed to load in a replacement thread) fails no task.
+  piscina.on("error", (error: Error) => (isStartFailure(error) ? startFailed(error, undefined) : threadDied(error, undefined)));
+
+  // piscina's own balancer gives no second task to a thread running an abortable one, and every
+  // attempt is abortable (that is how a hung thread is ended); this one goes by load alone, and
+  // tells the attempt which thread took it.
+  function leastBusy(task: object, threads: readonly { id: number; currentUsage: number; terminating: boolean; destroyed: boolean }[]) {
+    // piscina reports a thread running one abortable task as infinitely busy.
+    const usage = (thread: (typeof threads)[number]) => (thread.currentUsage === Infinity ? 1 : thread.currentUsage);
+    let best: (typeof threads)[number] | null = null;
+    for (const thread of threads) {
+      if (thread.terminating || thread.destroyed || usage(thread) >= concurrency) continue;
+      if (!best || usage(thread) < usage(best)) best = thread;
+    }
+    if (best) {
+      const attempt = (task as Record<symbol, Attempt>)[queueOptionsSymbol]!;
+      attempt.threadId = best.id;
+      attempt.onStart();
+    }
+    return best as never;
+  }
+
+  // ---- deaths ----
+
+  function describeDeath(attempt: Attempt | undefined, error: Error): ThreadDeath {
+    if (attempt?.killed) return { ...attempt.killed, exitCode: null, stderrTail: "" };
+    if ((error as { code?: string }).code === "ERR_WORKER_OUT_OF_MEMORY") {
+      return { cause: "out-of-memory", exitCode: null, reason: `ran out of JavaScript heap (maxHeapMb ${maxHeapMb ?? "unset"})`, stderrTail: "" };
+    }
+    const exit = /^worker exited with code: (\d+)/.exec(error.message);
+    if (exit) return { cause: "exit", exitCode: Number(exit[1]), reason: `exited with code ${exit[1]}`, stderrTail: "" };
+    // An exception nothing caught ends a thread with code 1; its stack is what a process would print.
+    return { cause: "exit", exitCode: 1, reason: `exited with code 1 (uncaught ${error.name}: ${error.message})`, stderrTail: `Uncaught ${error.stack ?? error.message}` };
+  }
+
+  /** The error of a thread whose module did not load (or serve): it opens the circuit, as a process's would. */
+  function startFailed(error: Error, method: string | undefined): AirlockError {
+    const message = (error as { rawMessage?: unknown }).rawMessage;
+    const failure = new AirlockError(Code.WorkerStartFailed, `a worker thread (${options.worker}) did not start: ${typeof message === "string" ? message : error.message}`, {
+      ...(method ? { method } : {}),
+      remoteStack: error.stack ?? "",
+    });
+    if (started && !closed && !deathsSeen.has(error)) {
+      deathsSeen.add(error);
+      openCircuit(failure);
+    }
+    return failure;
+  }
+
+  /** Counts a thread's death once, whatever number of attempts it took down, and opens the circuit past the restart intensity. */
+  function threadDied(error: Error, attempt: Attempt | undefined): ThreadDeath {
+    const death = describeDeath(attempt, error);
+    if (closed || deathsSeen.has(error)) return death;
+    deathsSeen.add(error);
+    events.emit({ type: "worker-exited", pid: process.pid, exitCode: death.exitCode, signal: null, cause: death.cause, reason: death.reason, expected: false });
+    stats.counts.crashes += 1;
+    if (circuit.state === "half-open") openCircuit(new AirlockError(Code.CircuitOpen, `the probe call's thread ${death.reason}`));
+    else if (restarts.record(Date.now())) openCircuit(circuitOpenError(death));
+    else stats.counts.restarts += 1;
+    return death;
+  }
+
+  function circuitOpenError(death: ThreadDeath): AirlockError {
+    const { maxRestarts = 20, withinMs = 10_000 } = options.restartIntensity ?? {};
+    return new AirlockError(Code.CircuitOpen, `worker threads crashed more than ${maxRestarts} times within ${withinMs} ms (last: ${death.reason})`, {
+      stderrTail: death.stderrTail,
+      pid: process.pid,
+    });
+  }
+
+  // ---- circuit ----
+
+  function openCircuit(error: AirlockError): void {
+    if (circuit.state === "open") clearTimeout(circuit.timer);
+    circuit = { state: "open", error, timer: setTimeout(() => (circuit = { state: "half-open" }), coolDownMs).unref() };
+    events.emit({ type: "circuit-opened", reason: error.rawMessage });
+  }
+
+  function closeCircuit(): void {
+    circuit = { state: "closed" };
+    restarts.reset();
+    events.emit({ type: "circuit-closed" });
+  }
+
+  // ---- calls ----
+
+  function call<I extends DescMessage, O extends DescMessage>(method: MethodDefinition<I, O>, request: MessageInitShape<I>, callOptions: CallOptions = {}): Promise<MessageShape<O>> {
+    const refuse = (error: AirlockError) => {
+      stats.counts.calls += 1;
+      stats.settled(error.code, 0);
+      return Promise.reject(error);
+    };
+    const fail = (code: Code, message: string) => refuse(new AirlockError(code, message, { method: method.path }));
+    if (closed) return fail(Code.FailedPrecondition, "the pool is closed");
+    if (method.kind !== "unary") return fail(Code.Unimplemented, `${method.path} is a ${method.kind} method; airlock runs unary methods only`);
+    if (circuit.state === "open") return refuse(circuitError(circuit.error, method));
+    if (piscina.queueSize >= maxQueue) return fail(Code.ResourceExhausted, `the pool's queue is full (${maxQueue} calls waiting)`);
+    let policy: RetryPolicy;
+    let packed: PackedMessage;
+    let sharedBytes = 0;
+    try {
+      policy = policyOf(method, callOptions.retry);
+    } catch (error) {
+      return refuse(error as AirlockError);
+    }
+    try {
+      // Large bytes are copied once into shared memory, which every attempt then reads in place.
+      packed = packMessage(method.input, create(method.input, request) as Record<string, unknown>, (bytes, field) => {
+        if (isShared(bytes)) return bytes;
+        if (!travelsAsBlob(bytes, field, thresholdBytes)) return undefined;
+        const shared = new Uint8Array(new SharedArrayBuffer(bytes.byteLength));
+        shared.set(bytes);
+        sharedBytes += bytes.byteLength;
+        return shared;
+      });
+    } catch (cause) {
+      return fail(Code.InvalidArgument, `cannot encode ${method.input.typeName}: ${(cause as Error).message}`);
+    }
+    stats.counts.calls += 1;
+    blobBytes += sharedBytes;
+    const id = nextCallId;
+    nextCallId = nextCallId >= 0xffffffff ? 1 : nextCallId + 1;
+    const attemptTimeoutMs = options.methods?.[method.path]?.attemptTimeoutMs ?? method.attemptTimeoutMs;
+    const { signal, timeoutMs } = callOptions;
+    const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+    const startedAt = performance.now();
+    let attemptNumber = 0;
+    let charged = 0;
+    const crashes: CrashFacts[] = [];
+    let current: Attempt | undefined;
+    let settled = false;
+    let deadlineTimer: NodeJS.Timeout | undefined;
+    let backoffTimer: NodeJS.Timeout | undefined;
+
+    return new Promise<MessageShape<O>>((resolve, reject) => {
+      const self: LiveCall = { settle: (error) => settle(error) };
+      function settle(error: AirlockError | undefined, reply?: unknown): void {
+        if (settled) return;
+        settled = true;
+        live.delete(self);
+        blobBytes -= sharedBytes;
+        clearTimeout(deadlineTimer);
+        clearTimeout(backoffTimer);
+        signal?.removeEventListener("abort", onAbort);
+        stats.settled(error?.code, (performance.now() - startedAt) * 1e6);
+        if (error) reject(error);
+        else resolve(reply as MessageShape<O>);
+        wake();
+      }
+
+      function runAttempt(): void {
+        if (circuit.state === "open") return settle(circuitError(circuit.error, method));
+        attemptNumber += 1;
+        charged += 1;
+        const number = attemptNumber;
+        let attemptTimer: NodeJS.Timeout | undefined;
+        let dispatchedAt = Date.now();
+        const attempt = newAttempt(() => {
+          running += 1;
+          dispatchedAt = Date.now();
+          if (attemptTimeoutMs === undefined) return;
+          attemptTimer = setTimeout(() => {
+            kill(attempt, "hung", `hung: no answer within the ${attemptTimeoutMs} ms attempt timeout of ${method.path}`);
+          }, attemptTimeoutMs);
+        });
+        current = attempt;
+        const task: ThreadTask & { [queueOptionsSymbol]: Attempt } = {
+          id,
+          attempt: number,
+          timeoutMs: deadline === undefined ? 0 : Math.max(1, deadline - Date.now()),
+          path: method.path,
+          request: packed,
+          [queueOptionsSymbol]: attempt,
+        };
+        const abortSignal = {
+          aborted: false,
+          addEventListener: (_: "abort", listener: () => void) => (attempt.abort = listener),
+          removeEventListener: () => (attempt.abort = undefined),
+        };
+        piscina.run(task, { signal: abortSignal }).then(
+          (answer: ThreadAnswer) => {
+            finished();
+            if (settled) return;
+            if ("reply" in answer) {
+              let reply: unknown;
+              try {
+                reply = unpackMessage(method.output, answer.reply);
+              } catch (cause) {
+                return attemptFailed(new AirlockError(Code.Protocol, `a thread sent a bad answer to ${method.path}: ${(cause as Error).message}`, { method: method.path, attempt: number }));
+              }
+              throttle.succeeded();
+              if (circuit.state === "half-open") closeCircuit();
+              return settle(undefined, reply);
+            }
+            attemptFailed(errorFromBody(answer.error as unknown as Record<string, unknown>, method.path, number));
+          },
+          (error: Error) => {
+            finished();
+            // Dropped from the queue: no thread was harmed.
+            if (attempt.killed?.cause === "pool") return;
+            if (isStartFailure(error)) return settle(startFailed(error, method.path));
+            if (error.message === threadTerminated && !settled) {
+              // The pool ended the thread for another call it ran: try again at no charge.
+              charged -= 1;
+              stats.counts.retries += 1;
+              return runAttempt();
+            }
+            const death = threadDied(error, attempt);
+            if (settled) return;
+            crashes.push({ ...death, pid: process.pid, signal: null, attempt: number, elapsedMs: Date.now() - dispatchedAt });
+            attemptFailed(
+              new AirlockError(Code.WorkerCrashed, `worker thread ${death.reason} while running ${method.path} (attempt ${number})`, {
+                method: method.path,
+                attempt: number,
+                pid: process.pid,
+              }),
+            );
+          },
+        );
+        function finished(): void {
+          clearTimeout(attemptTimer);
+          if (attempt.threadId !== undefined) running -= 1;
+          if (current === attempt) current = undefined;
+          wake();
+        }
+      }
+
+      function attemptFailed(failure: AirlockError): void {
+        const step = nextStep({ method: method.path, policy, charged, crashes, deadline }, failure, throttle, Date.now());
+        if ("error" in step) return settle(step.error);
+        stats.counts.retries += 1;
+        events.emit({ type: "call-retried", method: method.path, attempt: attemptNumber + 1, code: failure.code, backoffMs: step.retryInMs });
+        backoffTimer = setTimeout(runAttempt, step.retryInMs);
+      }
+
+      // Settles the call now. A waiting attempt leaves the queue; a running one is cancelled in
+      // its thread, which is terminated if the handler does not stop within the grace period.
+      function abandon(error: AirlockError): void {
+        const attempt = current;
+        settle(error);
+        if (!attempt) return;
+        if (attempt.threadId === undefined) return kill(attempt, "pool", "the call was abandoned before it started");
+        cancellations.postMessage(id);
+        setTimeout(() => {
+          if (current === attempt) kill(attempt, "cancel-ignored", `did not stop a cancelled call to ${method.path} within ${cancelGraceMs} ms`);
+        }, cancelGraceMs).unref();
+      }
+
+      function onAbort(): void {
+        abandon(new AirlockError(Code.Cancelled, "the caller aborted the call", { method: method.path }));
+      }
+
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener("abort", onAbort, { once: true });
+      if (timeoutMs !== undefined) {
+        deadlineTimer = setTimeout(
+          () => abandon(new AirlockError(Code.DeadlineExceeded, `${method.path} did not finish within ${timeoutMs} ms`, { method: method.path })),
+          timeoutMs,
+        );
+      }
+      live.add(self);
+      runAttempt();
+    });
+  }
+
+  function kill(attempt: Attempt, cause: ExitCause, reason: string): void {
+    attempt.killed ??= { cause, reason };
+    attempt.abort?.();
+  }
+
+  // ---- blobs ----
+
+  function allocBlob(length: number): Uint8Array {
+    const blob = new Uint8Array(new SharedArrayBuffer(integerAtLeast(0, length, "length")));
+    allocated.add(blob.buffer);
+    blobBytes += length;
+    return blob;
+  }
+
+  function releaseBlob(blob: Uint8Array): void {
+    if (!allocated.delete(blob.buffer)) throw new AirlockError(Code.InvalidArgument, "releaseBlob() takes a blob returned by this pool's allocBlob()");
+    blobBytes -= blob.buffer.byteLength;
+  }
+
+  // ---- close ----
+
+  async function close({ timeoutMs = sharedDefaults.closeTimeoutMs } = {}): Promise<void> {
+    if (closed) return void (await until(() => destroyed, Infinity));
+    closed = true;
+    if (circuit.state === "open") clearTimeout(circuit.timer);
+    if (!(await until(() => live.size === 0, timeoutMs))) {
+      const error = new AirlockError(Code.Unavailable, "the pool closed before the call finished");
+      for (const call of live) call.settle(error);
+    }
+    await piscina.destroy();
+    cancellations.close();
+    destroyed = true;
+    wake();
+  }
+
+  // ---- start ----
+
+  // Each thread loads the worker module before its first task; a probe per thread waits for
+  // that, and fails with the module's error if it did not load or serve.
+  const probe = (): ThreadTask & { [queueOptionsSymbol]: Attempt } => ({
+    id: 0,
+    attempt: 0,
+    timeoutMs: 0,
+    path: "",
+    request: { bytes: new Uint8Array(0), blobs: undefined },
+    [queueOptionsSymbol]: newAttempt(),
+  });
+  const startTimer = (reject: (error: AirlockError) => void) =>
+    setTimeout(() => reject(new AirlockError(Code.WorkerStartFailed, `worker threads (${options.worker}) did not start within ${startTimeoutMs} ms`)), startTimeoutMs);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      Promise.all(
+        Array.from({ length: size }, () => {
+          const task = probe();
+          return piscina.run(task) as Promise<ThreadAnswer>;
+        }),
+      ),
+      new Promise<never>((_, reject) => (timer = startTimer(reject))),
+    ]);
+  } catch (error) {
+    closed = true;
+    await piscina.destroy();
+    cancellations.close();
+    throw error instanceof AirlockError ? error : startFailed(error as Error, undefined);
+  } finally {
+    clearTimeout(timer);
+  }
+  started = true;
+
+  return {
+    isolation: "thread",
+    call,
+    close,
+    pids: () => [],
+    threadIds: () => piscina.threads.map((thread) => thread.threadId),
+    stats: () => stats.snapshot(piscina.queueSize, running, blobBytes),
+    on: events.on,
+    allocBlob,
+    releaseBlob,
+  };
+}
+
+// The circuit's error, told to one call: same code and facts, with the call's method.
+function circuitError(error: AirlockError, method: MethodDefinition): AirlockError {
+  return new AirlockError(error.code, error.rawMessage, { ...error.details, method: method.path }, { cause: error.cause });
+}
+
+function isStartFailure(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === Code.WorkerStartFailed;
+}
