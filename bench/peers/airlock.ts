@@ -22,7 +22,9 @@ export class AirlockContender implements Contender {
   constructor(protected readonly poolOptions: Partial<PoolOptions> = {}) {}
 
   async start({ workers, concurrency }: StartOptions): Promise<void> {
-    this.pool = await createPool({ worker: benchWorkerPath, workers, concurrency, forwardStderr: false, ...this.poolOptions });
+    // Threads write to this process's stderr; there is nothing to forward or silence.
+    const quiet = this.poolOptions.isolation === "thread" ? {} : { forwardStderr: false };
+    this.pool = await createPool({ worker: benchWorkerPath, workers, concurrency, ...quiet, ...this.poolOptions });
     this.client = createBenchServiceClient(this.pool);
   }
 
@@ -45,5 +47,15 @@ export class AirlockContender implements Contender {
   async close(): Promise<void> {
     await this.pool?.close();
     this.pool = undefined;
+  }
+}
+
+/** airlock with `isolation: "thread"`: the same worker module and client, in piscina's worker threads. */
+export class AirlockThreadContender extends AirlockContender {
+  override readonly name = "airlock (threads)";
+  override readonly notes = "createPool({ isolation: 'thread' }) on piscina + generated client, protobuf bytes field; concurrency = the phase's";
+
+  constructor() {
+    super({ isolation: "thread" });
   }
 }

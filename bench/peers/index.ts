@@ -3,7 +3,7 @@
 // write a Contender (peers/airlock.ts's class can be subclassed) and add a line here.
 import type { Contender, ContenderFactory } from "../contender.js";
 import type { Phase } from "../model.js";
-import { AirlockContender } from "./airlock.js";
+import { AirlockContender, AirlockThreadContender } from "./airlock.js";
 import { AirlockBlobContender } from "./airlock-blob.js";
 import { ForkContender } from "./fork.js";
 import { GrpcContender } from "./grpc.js";
@@ -28,6 +28,7 @@ export const contenders: readonly Entry[] = [
   entry(baselineId, () => new RawSocketContender()),
   entry("airlock", () => new AirlockContender()),
   entry("airlock-blob", () => new AirlockBlobContender(), ["payload"]),
+  entry("airlock-thread", () => new AirlockThreadContender()),
   entry("memcpy", () => new MemcpyReference(), ["payload"]),
   entry("fork-json", () => new ForkContender("json")),
   entry("fork-advanced", () => new ForkContender("advanced")),

@@ -25,7 +25,10 @@ export const targets: readonly Target[] = [
   // pre-allocated blob costs no copy at all, so far less than one at 64 MiB (and the same at any size).
   { text: "airlock plain 64 MiB argument ≤ 2× one memcpy into warm memory", metric: "payload.argument.64MiB", contender: "airlock", against: "memcpy", op: "<=", limit: 2 },
   { text: "airlock pre-allocated 64 MiB blob ≤ 0.25× one memcpy of 64 MiB", metric: "payload.argument.64MiB", contender: "airlock-blob", against: "memcpy", op: "<=", limit: 0.25 },
+  // Thread isolation costs about what piscina itself does, which it is built on.
+  { text: "airlock (threads) small-call p50 ≤ 1.2× piscina", metric: "latency.p50", contender: "airlock-thread", against: "piscina", op: "<=", limit: 1.2 },
   // For information: the same comparisons under other conditions.
+  { text: "airlock (threads) 64 in flight, 1 worker vs piscina with concurrentTasksPerWorker 64", metric: "throughput.w1", contender: "airlock-thread", against: "piscina-concurrent", op: ">=", limit: 1, info: true },
   { text: "airlock CPU per small call (64 in flight, 1 worker) vs raw socket", metric: "throughput.w1.cpu.total", contender: "airlock", against: "raw-socket", op: "<=", limit: 1.5, info: true },
   { text: "airlock 64 in flight, 2 workers vs raw socket", metric: "throughput.w2", contender: "airlock", against: "raw-socket", op: ">=", limit: 0.6, info: true },
   { text: "airlock 64 in flight, 1 worker vs piscina with concurrentTasksPerWorker 64", metric: "throughput.w1", contender: "airlock", against: "piscina-concurrent", op: ">=", limit: 10, info: true },
