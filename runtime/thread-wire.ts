@@ -1,10 +1,12 @@
 /**
- * How messages cross between the caller and a worker thread: protobuf bytes (the same
- * encoding as between processes, so that both isolations give handlers the same messages),
- * with large bytes values carried beside them as buffers that are shared or moved, never
- * structured-cloned.
+ * How messages cross between the caller and a worker thread. A message made by `create()` of
+ * a proto3 schema is a plain object with every field its own property, so its structured clone
+ * is the same message, and far cheaper than encoding it: such messages travel as they are.
+ * Messages that keep field defaults on a prototype (proto2, editions with explicit presence)
+ * would lose them in a clone, and travel as protobuf bytes, as between processes. Either way,
+ * large bytes values are carried as buffers that are shared or moved, never cloned.
  */
-import { fromBinary, toBinary, type DescField, type DescMessage } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary, type DescField, type DescMessage } from "@bufbuild/protobuf";
 import { putBlob, takeBlobs, type BlobPathStep } from "./blob-fields.js";
 import type { ErrorBody } from "./invoke.js";
 
@@ -14,11 +16,10 @@ export interface SideBlob {
   readonly bytes: Uint8Array;
 }
 
-/** A message on its way to or from a thread. */
-export interface PackedMessage {
-  readonly bytes: Uint8Array;
-  readonly blobs: readonly SideBlob[] | undefined;
-}
+/** A message on its way to or from a thread: the message itself, or its bytes and side blobs. */
+export type PackedMessage =
+  | { readonly message: Record<string, unknown> }
+  | { readonly bytes: Uint8Array; readonly blobs: readonly SideBlob[] | undefined };
 
 /** One attempt of a call, as a thread receives it. */
 export interface ThreadTask {
@@ -43,20 +44,45 @@ export interface ThreadWorkerData {
 }
 
 /**
- * Encodes a message (from `create()`), leaving out the bytes values `take` accepts: they travel
- * as what `take` returns for them (a shared copy, or the value itself).
+ * Packs a message (from `create()`); the bytes values `take` accepts travel as what it returns
+ * for them (a shared copy, or the value itself). The message passed in is never modified.
  */
 export function packMessage(schema: DescMessage, message: Record<string, unknown>, take: (bytes: Uint8Array, field: DescField) => Uint8Array | undefined): PackedMessage {
   const { message: rest, taken } = takeBlobs(schema, message, take);
+  if (clonable(schema)) {
+    // takeBlobs copied every container on the way to a taken value: the replacements go there.
+    for (const { path, token } of taken) putBlob(schema, rest, path, token);
+    return { message: rest };
+  }
   const blobs = taken.length === 0 ? undefined : taken.map(({ path, token }) => ({ path, bytes: token }));
   return { bytes: toBinary(schema, rest as never), blobs };
 }
 
-/** Decodes a packed message and puts its side blobs back in place. */
+/** The message a packed message carries; throws if it is not a `schema` message. */
 export function unpackMessage(schema: DescMessage, packed: PackedMessage): Record<string, unknown> {
+  if ("message" in packed) {
+    const { $typeName } = packed.message;
+    if ($typeName !== schema.typeName) throw new Error(`expected a ${schema.typeName}, got a ${String($typeName)}`);
+    return packed.message;
+  }
   const message = fromBinary(schema, packed.bytes) as Record<string, unknown>;
   for (const blob of packed.blobs ?? []) putBlob(schema, message, blob.path, blob.bytes);
   return message;
+}
+
+const clonables = new WeakMap<DescMessage, boolean>();
+
+// Whether `create()` makes plain objects for this schema and every message type inside it.
+function clonable(schema: DescMessage, visiting = new Set<DescMessage>()): boolean {
+  const known = clonables.get(schema);
+  if (known !== undefined) return known;
+  if (visiting.has(schema)) return true;
+  visiting.add(schema);
+  const plain =
+    Object.getPrototypeOf(create(schema)) === Object.prototype &&
+    schema.fields.every((field) => (field.message === undefined ? true : clonable(field.message, visiting)));
+  clonables.set(schema, plain);
+  return plain;
 }
 
 /** Whether the bytes live in a SharedArrayBuffer, so that posting them shares rather than copies. */

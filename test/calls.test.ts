@@ -1,5 +1,8 @@
+import { isFieldSet } from "@bufbuild/protobuf";
 import { BytesValueSchema } from "@bufbuild/protobuf/wkt";
 import { Code, createPool, type Isolation, type Pool } from "airlock";
+import { createPresenceServiceClient } from "./gen/airlock/test/v1/presence_airlock.js";
+import { InspectReplySchema } from "./gen/airlock/test/v1/presence_pb.js";
 import { createTestServiceClient, TestServiceDefinition, type TestServiceClient } from "./gen/airlock/test/v1/test_airlock.js";
 import { workerPath } from "./support/crashy.js";
 import { rejection } from "./support/expect.js";
@@ -99,6 +102,15 @@ describe.each(isolations)("%s isolation", (isolation) => {
     expect(error.code).toBe(Code.WorkerCrashed);
     expect(error.crash).toMatchObject({ cause: "exit", exitCode: 3, signal: null, attempt: 1 });
     await expect(client.echo({ text: "after" })).resolves.toMatchObject({ text: "after" });
+  });
+
+  test("proto2 defaults and field presence reach the handler and come back as they are", async () => {
+    const presence = createPresenceServiceClient(pool);
+    const unset = await presence.inspect({ payload: new Uint8Array(100_000) });
+    expect(unset).toMatchObject({ greeting: "hello", count: 7, greetingSet: false, payloadLength: 100_000, note: "defaulted" });
+    expect(isFieldSet(unset, InspectReplySchema.field.note)).toBe(false);
+    const set = await presence.inspect({ greeting: "hi", count: 0 });
+    expect(set).toMatchObject({ greeting: "hi", count: 0, greetingSet: true, payloadLength: 0 });
   });
 
   test("a call after close() is rejected", async () => {

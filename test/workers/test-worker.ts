@@ -2,8 +2,11 @@
 import { Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { threadId } from "node:worker_threads";
+import { isFieldSet } from "@bufbuild/protobuf";
 import { AirlockError, Code, isCode, serve } from "airlock";
 import { TestServiceDefinition } from "../gen/airlock/test/v1/test_airlock.js";
+import { PresenceServiceDefinition } from "../gen/airlock/test/v1/presence_airlock.js";
+import { InspectRequestSchema } from "../gen/airlock/test/v1/presence_pb.js";
 import type { BlobsNested } from "../gen/airlock/test/v1/test_pb.js";
 import { loadCrashy } from "../support/crashy.js";
 
@@ -115,5 +118,16 @@ serve(TestServiceDefinition, {
       throw new AirlockError(isCode(request.how) ? request.how : Code.Unknown, `attempt ${context.attempt} fails on purpose`);
     }
     return { attempt: context.attempt, pid: process.pid, threadId };
+  },
+});
+
+serve(PresenceServiceDefinition, {
+  inspect(request) {
+    return {
+      greeting: request.greeting,
+      count: request.count,
+      greetingSet: isFieldSet(request, InspectRequestSchema.field.greeting),
+      payloadLength: request.payload.length,
+    };
   },
 });
