@@ -63,6 +63,16 @@ test("image: sharp in workers gives the in-process output and refuses bad files 
   expect(run.stdout).toMatch(/^worker crashes: 0;/m);
 }, 60_000);
 
+test.each([[[]], [["--threads"]]])("quickstart %j: a formatted reply, a burst of calls, a typed error, a clean close", async (args) => {
+  const run = await runExample("quickstart", ...args);
+  expectSuccess(run);
+  expect(run.stdout).toMatch(args.length ? /started 2 worker threads \(thread ids \d+, \d+\)/ : /started 2 workers and a warm spare \(pids \d+, \d+, \d+\)/);
+  expect(run.stdout).toMatch(/format -> "cart-17 has 3 items costing 9.75"/);
+  expect(run.stdout).toMatch(/1000 calls in \d+ ms/);
+  expect(run.stdout).toMatch(/a bad request -> INVALID_ARGUMENT/);
+  expect(run.stdout).toMatch(/closed; workers left running: 0/);
+}, 60_000);
+
 test("retry-policy: the caller sees retries, bare crashes, then an open circuit", async () => {
   const run = await runExample("retry-policy", "--small");
   expectSuccess(run);

@@ -1,13 +1,18 @@
 // The quickstart: start two worker processes, call them through the generated client, print
-// what happened, and close. Run it with `npm start`.
+// what happened, and close. Run it with `npm run start:quickstart`; add `-- --threads` to run
+// the same worker module in worker threads instead.
 import * as path from "node:path";
+import { parseArgs } from "node:util";
 import { AirlockError, createPool } from "airlock";
 import { createFormatServiceClient } from "./gen/example/v1/format_airlock.js";
 
 async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { threads: { type: "boolean" } } });
+  const isolation = values.threads ? "thread" : "process";
   const startedAt = performance.now();
-  const pool = await createPool({ worker: path.join(__dirname, "worker.js"), workers: 2 });
-  console.log(`started 2 workers and a warm spare (pids ${pool.pids().join(", ")}) in ${(performance.now() - startedAt).toFixed(0)} ms`);
+  const pool = await createPool({ worker: path.join(__dirname, "worker.js"), workers: 2, isolation });
+  const workers = isolation === "process" ? `2 workers and a warm spare (pids ${pool.pids().join(", ")})` : `2 worker threads (thread ids ${pool.threadIds().join(", ")})`;
+  console.log(`started ${workers} in ${(performance.now() - startedAt).toFixed(0)} ms`);
   const client = createFormatServiceClient(pool);
 
   const reply = await client.format({
@@ -18,7 +23,8 @@ async function main(): Promise<void> {
       { value: { case: "real", value: 9.75 } },
     ],
   });
-  console.log(`format -> "${reply.text}" (formatted by worker ${reply.pid}, caller is ${process.pid})`);
+  const where = reply.pid === process.pid ? `a thread of the caller, pid ${process.pid}` : `worker ${reply.pid}, caller is ${process.pid}`;
+  console.log(`format -> "${reply.text}" (formatted by ${where})`);
 
   const calls = 1000;
   const burstStart = performance.now();
@@ -36,7 +42,7 @@ async function main(): Promise<void> {
   }
 
   await pool.close();
-  console.log(`closed; workers left running: ${pool.pids().length}`);
+  console.log(`closed; workers left running: ${pool.pids().length + pool.threadIds().length}`);
 }
 
 main().catch((error: unknown) => {
