@@ -24,7 +24,10 @@ export type ExitCause =
 export interface CrashFacts {
   /** Why, as one word a program can test ("signal", "exit", "hung", "stopped", ...): see ExitCause. */
   readonly cause: ExitCause;
+  /** The worker process; in thread isolation, this process. */
   readonly pid: number;
+  /** The worker thread, in thread isolation. */
+  readonly threadId?: number;
   /** Exit code when the worker exited by itself, else null. */
   readonly exitCode: number | null;
   /** Signal name (SIGSEGV, SIGKILL...) when the worker was killed, else null. */

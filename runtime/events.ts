@@ -14,6 +14,8 @@ export type PoolEvent =
   | {
       readonly type: "worker-exited";
       readonly pid: number;
+      /** The thread's id in thread isolation, when known. */
+      readonly threadId?: number;
       readonly exitCode: number | null;
       readonly signal: string | null;
       /** Why, as one word: see ExitCause. */

@@ -153,7 +153,8 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
     const death = describeDeath(attempt, error);
     if (closed || deathsSeen.has(error)) return death;
     deathsSeen.add(error);
-    events.emit({ type: "worker-exited", pid: process.pid, exitCode: death.exitCode, signal: null, cause: death.cause, reason: death.reason, expected: false });
+    const threadId = attempt?.threadId;
+    events.emit({ type: "worker-exited", pid: process.pid, ...(threadId === undefined ? {} : { threadId }), exitCode: death.exitCode, signal: null, cause: death.cause, reason: death.reason, expected: false });
     stats.counts.crashes += 1;
     if (circuit.state === "half-open") openCircuit(new AirlockError(Code.CircuitOpen, `the probe call's thread ${death.reason}`));
     else if (restarts.record(Date.now())) openCircuit(circuitOpenError(death));
@@ -308,9 +309,9 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
             }
             const death = threadDied(error, attempt);
             if (settled) return;
-            crashes.push({ ...death, pid: process.pid, signal: null, attempt: number, elapsedMs: Date.now() - dispatchedAt });
+            crashes.push({ ...death, pid: process.pid, threadId: attempt.threadId, signal: null, attempt: number, elapsedMs: Date.now() - dispatchedAt });
             attemptFailed(
-              new AirlockError(Code.WorkerCrashed, `worker thread ${death.reason} while running ${method.path} (attempt ${number})`, {
+              new AirlockError(Code.WorkerCrashed, `worker thread ${attempt.threadId} ${death.reason} while running ${method.path} (attempt ${number})`, {
                 method: method.path,
                 attempt: number,
                 pid: process.pid,

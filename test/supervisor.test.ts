@@ -340,7 +340,9 @@ describe("thread isolation only", () => {
     const reply = await client.echo({ text: "who?" });
     expect(reply.pid).toBe(process.pid);
     expect(before).toContain(reply.threadId);
-    await rejection(client.crash({ how: "exit" }));
+    const error = await rejection(client.crash({ how: "exit" }));
+    expect(before).toContain(error.crash!.threadId);
+    expect(error.message).toMatch(new RegExp(`worker thread ${error.crash!.threadId} exited with code 3`));
     expect(await eventually(() => pool!.threadIds().length === 2 && !before.every((id) => pool!.threadIds().includes(id)))).toBe(true);
   });
 });
