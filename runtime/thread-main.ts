@@ -71,24 +71,24 @@ function run(task: ThreadTask): ThreadAnswer | Promise<ThreadAnswer> {
     return { error: errorBody(new AirlockError(Code.InvalidArgument, `cannot decode ${method.input.typeName}: ${(cause as Error).message}`)) };
   }
   return new Promise((resolve) => {
-    invoke(method, handler, request, task, running, (result) => resolve(answer(method.output, result)), (error) => resolve({ error: errorBody(error) }));
+    invoke(method, handler, request, task, running, (result) => resolve(reply(method.output, result)), (error) => resolve({ error: errorBody(error) }));
   });
 }
 
 // Large reply bytes are copied once into buffers of their own and moved to the caller: the
 // handler may still hold (and reuse) the bytes it returned, so those are never moved.
-function answer(schema: Route["method"]["output"], result: unknown): ThreadAnswer {
+function reply(schema: Route["method"]["output"], result: unknown): ThreadAnswer {
   try {
     const moved: ArrayBuffer[] = [];
-    const reply = packMessage(schema, create(schema, result as never) as Record<string, unknown>, (bytes, field) => {
+    const packed = packMessage(schema, create(schema, result as never) as Record<string, unknown>, (bytes, field) => {
       if (isShared(bytes)) return bytes;
       if (!travelsAsBlob(bytes, field, settings.thresholdBytes)) return undefined;
       const own = new Uint8Array(bytes);
       moved.push(own.buffer);
       return own;
     });
-    if (moved.length === 0) return { reply };
-    return move({ [transferableSymbol]: moved, [valueSymbol]: { reply } }) as unknown as ThreadAnswer;
+    if (moved.length === 0) return packed;
+    return move({ [transferableSymbol]: moved, [valueSymbol]: packed }) as unknown as ThreadAnswer;
   } catch (error) {
     return { error: errorBody(error) };
   }

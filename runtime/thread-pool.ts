@@ -16,7 +16,7 @@ import { createRestartCounter } from "./restart-intensity.js";
 import { createPolicyResolver, createRetryThrottle } from "./retry.js";
 import { nextStep } from "./retry-decision.js";
 import { createStatsRecorder } from "./stats.js";
-import { isShared, packMessage, unpackMessage, type PackedMessage, type ThreadAnswer, type ThreadTask, type ThreadWorkerData } from "./thread-wire.js";
+import { isErrorAnswer, isShared, packMessage, unpackMessage, type PackedMessage, type ThreadAnswer, type ThreadTask, type ThreadWorkerData } from "./thread-wire.js";
 import { createWaiters } from "./waiters.js";
 
 const threadMain = path.join(__dirname, "thread-main.js");
@@ -283,18 +283,16 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
           (answer: ThreadAnswer) => {
             finished();
             if (settled) return;
-            if ("reply" in answer) {
-              let reply: unknown;
-              try {
-                reply = unpackMessage(method.output, answer.reply);
-              } catch (cause) {
-                return attemptFailed(new AirlockError(Code.Protocol, `a thread sent a bad answer to ${method.path}: ${(cause as Error).message}`, { method: method.path, attempt: number }));
-              }
-              throttle.succeeded();
-              if (circuit.state === "half-open") closeCircuit();
-              return settle(undefined, reply);
+            if (isErrorAnswer(answer)) return attemptFailed(errorFromBody(answer.error as unknown as Record<string, unknown>, method.path, number));
+            let reply: unknown;
+            try {
+              reply = unpackMessage(method.output, answer);
+            } catch (cause) {
+              return attemptFailed(new AirlockError(Code.Protocol, `a thread sent a bad answer to ${method.path}: ${(cause as Error).message}`, { method: method.path, attempt: number }));
             }
-            attemptFailed(errorFromBody(answer.error as unknown as Record<string, unknown>, method.path, number));
+            throttle.succeeded();
+            if (circuit.state === "half-open") closeCircuit();
+            settle(undefined, reply);
           },
           (error: Error) => {
             finished();

@@ -16,10 +16,17 @@ export interface SideBlob {
   readonly bytes: Uint8Array;
 }
 
-/** A message on its way to or from a thread: the message itself, or its bytes and side blobs. */
-export type PackedMessage =
-  | { readonly message: Record<string, unknown> }
-  | { readonly bytes: Uint8Array; readonly blobs: readonly SideBlob[] | undefined };
+/**
+ * A message on its way to or from a thread: the message itself (it has a `$typeName`), or its
+ * bytes and side blobs. Every object level costs its clone, so there is no wrapper.
+ */
+export type PackedMessage = Record<string, unknown> | EncodedMessage;
+
+/** A message as protobuf bytes, with its large bytes values beside them. */
+export interface EncodedMessage {
+  readonly bytes: Uint8Array;
+  readonly blobs: readonly SideBlob[] | undefined;
+}
 
 /** One attempt of a call, as a thread receives it. */
 export interface ThreadTask {
@@ -32,7 +39,12 @@ export interface ThreadTask {
 }
 
 /** What a thread answers: the reply, or what the handler threw. */
-export type ThreadAnswer = { readonly reply: PackedMessage } | { readonly error: ErrorBody };
+export type ThreadAnswer = PackedMessage | { readonly error: ErrorBody };
+
+/** Whether a thread's answer is a handler's error rather than a reply. */
+export function isErrorAnswer(answer: ThreadAnswer): answer is { readonly error: ErrorBody } {
+  return !("$typeName" in answer) && !("bytes" in answer);
+}
 
 /** What a thread needs to know to start, passed as piscina's workerData. */
 export interface ThreadWorkerData {
@@ -52,7 +64,7 @@ export function packMessage(schema: DescMessage, message: Record<string, unknown
   if (clonable(schema)) {
     // takeBlobs copied every container on the way to a taken value: the replacements go there.
     for (const { path, token } of taken) putBlob(schema, rest, path, token);
-    return { message: rest };
+    return rest;
   }
   const blobs = taken.length === 0 ? undefined : taken.map(({ path, token }) => ({ path, bytes: token }));
   return { bytes: toBinary(schema, rest as never), blobs };
@@ -60,14 +72,17 @@ export function packMessage(schema: DescMessage, message: Record<string, unknown
 
 /** The message a packed message carries; throws if it is not a `schema` message. */
 export function unpackMessage(schema: DescMessage, packed: PackedMessage): Record<string, unknown> {
-  if ("message" in packed) {
-    const { $typeName } = packed.message;
-    if ($typeName !== schema.typeName) throw new Error(`expected a ${schema.typeName}, got a ${String($typeName)}`);
-    return packed.message;
+  if (!isEncoded(packed)) {
+    if (packed.$typeName !== schema.typeName) throw new Error(`expected a ${schema.typeName}, got a ${String(packed.$typeName)}`);
+    return packed;
   }
   const message = fromBinary(schema, packed.bytes) as Record<string, unknown>;
   for (const blob of packed.blobs ?? []) putBlob(schema, message, blob.path, blob.bytes);
   return message;
+}
+
+function isEncoded(packed: PackedMessage): packed is EncodedMessage {
+  return !("$typeName" in packed);
 }
 
 const clonables = new WeakMap<DescMessage, boolean>();
