@@ -43,14 +43,19 @@ export const FrameFlag = {
   Blobs: 1,
 } as const;
 
-/** One decoded frame; `body` is a view into the bytes read, not a copy. */
+/**
+ * One decoded frame. Its body is `bytes[bodyStart, bodyEnd)`: the frame is not cut out of the
+ * bytes read, so that decoding a frame creates no views but the ones its consumer asks for.
+ */
 export interface Frame {
   readonly type: FrameType;
   readonly flags: number;
   readonly attempt: number;
   readonly id: number;
   readonly timeoutMs: number;
-  readonly body: Buffer;
+  readonly bytes: Buffer;
+  readonly bodyStart: number;
+  readonly bodyEnd: number;
 }
 
 /** The error for bytes on the channel that cannot be a frame: the peer that sent them is broken. */
@@ -58,80 +63,52 @@ function frameError(message: string): AirlockError {
   return new AirlockError(Code.Protocol, message);
 }
 
-/**
- * Encodes a call: the method path is passed pre-encoded because it is the same for every call;
- * `blobTable` is passed when some request bytes travel in shared memory.
- */
-export function encodeCall(id: number, attempt: number, timeoutMs: number, path: Buffer, request: Uint8Array, blobTable?: Buffer): Buffer {
-  const tableBytes = blobTable ? 4 + blobTable.length : 0;
-  const frame = Buffer.allocUnsafe(headerSize + 2 + path.length + tableBytes + request.length);
-  writeHeader(frame, FrameType.Call, attempt, id, timeoutMs, blobTable ? FrameFlag.Blobs : 0);
-  frame.writeUInt16LE(path.length, headerSize);
-  path.copy(frame, headerSize + 2);
-  if (blobTable) writeTable(frame, headerSize + 2 + path.length, blobTable);
-  frame.set(request, headerSize + 2 + path.length + tableBytes);
-  return frame;
-}
-
-/** Encodes a reply, with its blob table when some reply bytes travel in shared memory. */
-export function encodeReply(id: number, reply: Uint8Array, blobTable?: Buffer): Buffer {
-  if (!blobTable) return encodeFrame(FrameType.Reply, id, reply);
-  const frame = Buffer.allocUnsafe(headerSize + 4 + blobTable.length + reply.length);
-  writeHeader(frame, FrameType.Reply, 0, id, 0, FrameFlag.Blobs);
-  writeTable(frame, headerSize, blobTable);
-  frame.set(reply, headerSize + 4 + blobTable.length);
-  return frame;
-}
-
-/** Encodes any frame other than a call or a reply. */
+/** Encodes one frame on its own, for the few writes that bypass a FrameWriter. */
 export function encodeFrame(type: FrameType, id: number, body: Uint8Array = emptyBody): Buffer {
   const frame = Buffer.allocUnsafe(headerSize + body.length);
-  writeHeader(frame, type, 0, id, 0, 0);
+  writeHeader(frame, 0, frame.length, type, 0, 0, id, 0);
   frame.set(body, headerSize);
   return frame;
 }
 
-/** Splits a reply's body into its blob table (if flagged) and protobuf bytes. */
-export function decodeReplyBody(frame: Frame): { reply: Buffer; blobTable: Buffer | undefined } {
-  if (!(frame.flags & FrameFlag.Blobs)) return { reply: frame.body, blobTable: undefined };
-  const { table, rest } = readTable(frame.body, 0);
-  return { reply: rest, blobTable: table };
+/** The body of a frame whose body is a JSON object (errors and lifecycle messages, never hot). */
+export function jsonBody(value: unknown): Buffer {
+  return Buffer.from(JSON.stringify(value), "utf8");
 }
 
-/** Encodes a frame whose body is a JSON object (errors and lifecycle messages, never hot). */
-export function encodeJsonFrame(type: FrameType, id: number, value: unknown): Buffer {
-  return encodeFrame(type, id, Buffer.from(JSON.stringify(value), "utf8"));
+/** Splits a reply's body into its blob table (if flagged) and protobuf bytes. */
+export function decodeReplyBody(frame: Frame): { reply: Buffer; blobTable: Buffer | undefined } {
+  const { bytes, bodyStart, bodyEnd } = frame;
+  if (!(frame.flags & FrameFlag.Blobs)) return { reply: bytes.subarray(bodyStart, bodyEnd), blobTable: undefined };
+  const tableEnd = tableEndOf(frame, bodyStart);
+  return { reply: bytes.subarray(tableEnd, bodyEnd), blobTable: bytes.subarray(bodyStart + 4, tableEnd) };
 }
 
 /** Splits a call's body into its method path, blob table (if flagged) and request bytes. */
 export function decodeCallBody(frame: Frame): { path: string; request: Buffer; blobTable: Buffer | undefined } {
-  const { body } = frame;
-  if (body.length < 2) throw frameError("call frame too short for its method path length");
-  const pathLength = body.readUInt16LE(0);
-  if (body.length < 2 + pathLength) throw frameError("call frame shorter than its method path");
-  const path = body.toString("utf8", 2, 2 + pathLength);
-  if (!(frame.flags & FrameFlag.Blobs)) return { path, request: body.subarray(2 + pathLength), blobTable: undefined };
-  const { table, rest } = readTable(body, 2 + pathLength);
-  return { path, request: rest, blobTable: table };
+  const { bytes, bodyStart, bodyEnd } = frame;
+  if (bodyEnd - bodyStart < 2) throw frameError("call frame too short for its method path length");
+  const pathEnd = bodyStart + 2 + bytes.readUInt16LE(bodyStart);
+  if (bodyEnd < pathEnd) throw frameError("call frame shorter than its method path");
+  const path = bytes.toString("utf8", bodyStart + 2, pathEnd);
+  if (!(frame.flags & FrameFlag.Blobs)) return { path, request: bytes.subarray(pathEnd, bodyEnd), blobTable: undefined };
+  const tableEnd = tableEndOf(frame, pathEnd);
+  return { path, request: bytes.subarray(tableEnd, bodyEnd), blobTable: bytes.subarray(pathEnd + 4, tableEnd) };
 }
 
-function writeTable(frame: Buffer, at: number, table: Buffer): void {
-  frame.writeUInt32LE(table.length, at);
-  table.copy(frame, at + 4);
+// Where the blob table that starts at `at` (with its u32 length) ends, checked against the body.
+function tableEndOf(frame: Frame, at: number): number {
+  if (frame.bodyEnd - at < 4) throw frameError("frame too short for its blob table length");
+  const end = at + 4 + frame.bytes.readUInt32LE(at);
+  if (end > frame.bodyEnd) throw frameError("frame shorter than its blob table");
+  return end;
 }
 
-function readTable(body: Buffer, at: number): { table: Buffer; rest: Buffer } {
-  if (body.length < at + 4) throw frameError("frame too short for its blob table length");
-  const length = body.readUInt32LE(at);
-  if (body.length < at + 4 + length) throw frameError("frame shorter than its blob table");
-  return { table: body.subarray(at + 4, at + 4 + length), rest: body.subarray(at + 4 + length) };
-}
-
-/** Parses a JSON body into an object, or throws a PROTOCOL AirlockError. */
-export function decodeJsonBody(body: Buffer): Record<string, unknown> {
+/** Parses a frame's JSON body into an object, or throws a PROTOCOL AirlockError. */
+export function decodeJsonBody(frame: Frame): Record<string, unknown> {
   let value: unknown;
   try {
-    value = JSON.parse(body.toString("utf8"));
+    value = JSON.parse(frame.bytes.toString("utf8", frame.bodyStart, frame.bodyEnd));
   } catch {
     throw frameError("frame body is not valid JSON");
   }
@@ -143,90 +120,159 @@ export function decodeJsonBody(body: Buffer): Record<string, unknown> {
 
 /**
  * Returns a function to feed with the bytes read from a stream; it calls `onFrame` for each
- * complete frame and throws a PROTOCOL AirlockError on bytes that cannot be a frame. A frame that arrived
- * in one chunk is handed on without copying; one split across chunks is joined once.
+ * complete frame and throws a PROTOCOL AirlockError on bytes that cannot be a frame. Frames
+ * are read in place, by offsets into the chunk they arrived in; a frame split across chunks
+ * is joined once.
  */
 export function createFrameReader(onFrame: (frame: Frame) => void, maxFrameBytes: number): (chunk: Buffer) => void {
   let chunks: Buffer[] = [];
+  // Where the unread bytes of chunks[0] begin.
+  let offset = 0;
   let buffered = 0;
+  const join = () => {
+    chunks[0] = chunks[0]!.subarray(offset);
+    chunks = [Buffer.concat(chunks, buffered)];
+    offset = 0;
+  };
   return (chunk) => {
     chunks.push(chunk);
     buffered += chunk.length;
     while (buffered >= sizeFieldSize) {
-      if (chunks[0]!.length < sizeFieldSize) chunks = [Buffer.concat(chunks, buffered)];
-      const first = chunks[0]!;
-      const size = first.readUInt32LE(0);
+      if (chunks[0]!.length - offset < sizeFieldSize) join();
+      const size = chunks[0]!.readUInt32LE(offset);
       if (size < headerSize - sizeFieldSize || size > maxFrameBytes) {
         throw frameError(`frame size ${size} is outside [${headerSize - sizeFieldSize}, ${maxFrameBytes}]`);
       }
       const total = sizeFieldSize + size;
       if (buffered < total) return;
-      let bytes: Buffer;
-      if (first.length >= total) {
-        bytes = first.subarray(0, total);
-        if (first.length === total) chunks.shift();
-        else chunks[0] = first.subarray(total);
-      } else {
-        const joined = Buffer.concat(chunks, buffered);
-        bytes = joined.subarray(0, total);
-        chunks = joined.length > total ? [joined.subarray(total)] : [];
-      }
+      if (chunks[0]!.length - offset < total) join();
+      const bytes = chunks[0]!;
+      const start = offset;
       buffered -= total;
-      onFrame(decodeFrame(bytes));
+      offset += total;
+      if (offset === bytes.length) {
+        chunks.shift();
+        offset = 0;
+      }
+      onFrame(decodeFrame(bytes, start, start + total));
     }
   };
 }
 
-function decodeFrame(bytes: Buffer): Frame {
-  const type = bytes.readUInt8(4);
+function decodeFrame(bytes: Buffer, start: number, end: number): Frame {
+  const type = bytes[start + 4]!;
   if (type < FrameType.Call || type > maxFrameType) throw frameError(`unknown frame type ${type}`);
   return {
     type: type as FrameType,
-    flags: bytes.readUInt8(5),
-    attempt: bytes.readUInt16LE(6),
-    id: bytes.readUInt32LE(8),
-    timeoutMs: bytes.readUInt32LE(12),
-    body: bytes.subarray(headerSize),
+    flags: bytes[start + 5]!,
+    attempt: bytes.readUInt16LE(start + 6),
+    id: bytes.readUInt32LE(start + 8),
+    timeoutMs: bytes.readUInt32LE(start + 12),
+    bytes,
+    bodyStart: start + headerSize,
+    bodyEnd: end,
   };
 }
 
-function writeHeader(frame: Buffer, type: FrameType, attempt: number, id: number, timeoutMs: number, flags: number): void {
-  frame.writeUInt32LE(frame.length - sizeFieldSize, 0);
-  frame.writeUInt8(type, 4);
-  frame.writeUInt8(flags, 5);
-  frame.writeUInt16LE(Math.min(attempt, 0xffff), 6);
-  frame.writeUInt32LE(id >>> 0, 8);
-  frame.writeUInt32LE(Math.min(Math.max(0, Math.ceil(timeoutMs)), 0xffffffff), 12);
+function writeHeader(to: Buffer, at: number, frameBytes: number, type: FrameType, flags: number, attempt: number, id: number, timeoutMs: number): void {
+  to.writeUInt32LE(frameBytes - sizeFieldSize, at);
+  to[at + 4] = type;
+  to[at + 5] = flags;
+  to.writeUInt16LE(Math.min(attempt, 0xffff), at + 6);
+  to.writeUInt32LE(id >>> 0, at + 8);
+  to.writeUInt32LE(Math.min(Math.max(0, Math.ceil(timeoutMs)), 0xffffffff), at + 12);
 }
 
 const emptyBody = new Uint8Array(0);
 
+/** Queues frames on a socket; frames queued in the same tick leave in one write. */
+export interface FrameWriter {
+  /** Queues a frame other than a call or a reply, with its body if it has one. */
+  frame(type: FrameType, id: number, body?: Uint8Array): void;
+  /**
+   * Queues a call: the method path is passed pre-encoded because it is the same for every
+   * call; `blobTable` is passed when some request bytes travel in shared memory.
+   */
+  call(id: number, attempt: number, timeoutMs: number, path: Buffer, request: Uint8Array, blobTable: Buffer | undefined): void;
+  /** Queues a reply, with its blob table when some reply bytes travel in shared memory. */
+  reply(id: number, reply: Uint8Array, blobTable: Buffer | undefined): void;
+}
+
 /**
- * Returns a function that queues a frame on the socket. Frames queued in the same tick leave
- * in one write: small ones joined into one buffer (cheaper than the stream's writev path),
- * a tick with large ones as a corked writev, so large frames are never copied.
+ * Returns the writer of a socket. Frames are written straight into a slab shared by the frames
+ * of many ticks, and each tick's range of it leaves in one write: no buffer per frame, no join.
+ * Bodies too large to be worth copying leave as they are, in a corked writev with the ranges
+ * around them. Bytes handed to the socket are never written again (a write may still hold
+ * them); a full slab is left to the garbage collector and a new one started.
  */
-export function createFrameWriter(socket: Socket): (frame: Buffer) => void {
-  let queued: Buffer[] = [];
-  let queuedBytes = 0;
-  const flush = () => {
-    const frames = queued;
-    const bytes = queuedBytes;
-    queued = [];
-    queuedBytes = 0;
-    if (frames.length === 1) socket.write(frames[0]!);
-    else if (bytes <= joinLimitBytes) socket.write(Buffer.concat(frames, bytes));
-    else {
-      socket.cork();
-      for (const frame of frames) socket.write(frame);
-      socket.uncork();
-    }
+export function createFrameWriter(socket: Socket): FrameWriter {
+  let slab = Buffer.allocUnsafeSlow(slabBytes);
+  let start = 0;
+  let end = 0;
+  // This tick's bytes in order, when they are not just slab[start, end): earlier ranges of a
+  // full slab, bodies written as they are.
+  let parts: Uint8Array[] = [];
+  let flushing = false;
+
+  const closeRange = () => {
+    if (end > start) parts.push(slab.subarray(start, end));
+    start = end;
   };
-  return (frame) => {
-    if (queued.length === 0) process.nextTick(flush);
-    queued.push(frame);
-    queuedBytes += frame.length;
+  const flush = () => {
+    flushing = false;
+    if (parts.length === 0) {
+      socket.write(slab.subarray(start, end));
+      start = end;
+      return;
+    }
+    closeRange();
+    const written = parts;
+    parts = [];
+    socket.cork();
+    for (const part of written) socket.write(part);
+    socket.uncork();
+  };
+
+  function queue(type: FrameType, flags: number, attempt: number, id: number, timeoutMs: number, path: Buffer | undefined, table: Buffer | undefined, payload: Uint8Array): void {
+    const prefixBytes = headerSize + (path ? 2 + path.length : 0) + (table ? 4 + table.length : 0);
+    const copied = payload.length <= copyLimitBytes;
+    const slabNeeds = prefixBytes + (copied ? payload.length : 0);
+    if (end + slabNeeds > slab.length) {
+      closeRange();
+      slab = Buffer.allocUnsafeSlow(Math.max(slabBytes, slabNeeds));
+      start = end = 0;
+    }
+    writeHeader(slab, end, prefixBytes + payload.length, type, flags, attempt, id, timeoutMs);
+    end += headerSize;
+    if (path) {
+      slab.writeUInt16LE(path.length, end);
+      end += 2 + path.copy(slab, end + 2);
+    }
+    if (table) {
+      slab.writeUInt32LE(table.length, end);
+      end += 4 + table.copy(slab, end + 4);
+    }
+    if (copied) {
+      slab.set(payload, end);
+      end += payload.length;
+    } else {
+      closeRange();
+      parts.push(payload);
+    }
+    if (!flushing) {
+      flushing = true;
+      process.nextTick(flush);
+    }
+  }
+
+  return {
+    frame: (type, id, body = emptyBody) => queue(type, 0, 0, id, 0, undefined, undefined, body),
+    call: (id, attempt, timeoutMs, path, request, blobTable) =>
+      queue(FrameType.Call, blobTable ? FrameFlag.Blobs : 0, attempt, id, timeoutMs, path, blobTable, request),
+    reply: (id, reply, blobTable) => queue(FrameType.Reply, blobTable ? FrameFlag.Blobs : 0, 0, id, 0, undefined, blobTable, reply),
   };
 }
 
-const joinLimitBytes = 64 * 1024;
+const slabBytes = 64 * 1024;
+// Copying a body up to this size into the slab costs less than a writev entry of its own.
+const copyLimitBytes = 16 * 1024;

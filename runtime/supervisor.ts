@@ -12,7 +12,7 @@ import type { CallOptions, MethodDefinition, RetryPolicy } from "./definition.js
 import { AirlockError, type CrashFacts } from "./errors.js";
 import { createEventHub } from "./events.js";
 import { createFifo } from "./fifo.js";
-import { decodeJsonBody, decodeReplyBody, encodeCall, encodeFrame, FrameFlag, FrameType, type Frame } from "./frame.js";
+import { decodeJsonBody, decodeReplyBody, FrameFlag, FrameType, type Frame } from "./frame.js";
 import { errorFromBody } from "./invoke.js";
 import { nativeAddon } from "./native.js";
 import { isStopped, residentBytes } from "./proc.js";
@@ -289,7 +289,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     }
     // The worker may reuse the space of a reply's blobs once they are copied, which happens
     // below, synchronously, or never (an answer nobody waits for any more).
-    if (frame.flags & FrameFlag.Blobs) worker.send(encodeFrame(FrameType.Release, frame.id));
+    if (frame.flags & FrameFlag.Blobs) worker.writer.frame(FrameType.Release, frame.id);
     const call = slot.calls.get(frame.id);
     if (!call) return; // an answer to a call abandoned and forgotten: harmless
     slot.calls.delete(frame.id);
@@ -302,7 +302,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
       let error: AirlockError | undefined;
       try {
         if (frame.type === FrameType.Reply) reply = decodeReply(worker, call, frame);
-        else error = errorFromBody(decodeJsonBody(frame.body), call.method.path, call.attempt);
+        else error = errorFromBody(decodeJsonBody(frame), call.method.path, call.attempt);
       } catch (cause) {
         slot.culprit = call;
         const why = (cause as Error).message;
@@ -431,7 +431,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
       }, limit);
     }
     const timeLeft = call.deadline === undefined ? 0 : Math.max(1, call.deadline - call.dispatchedAt);
-    slot.process.send(encodeCall(call.id, call.attempt, timeLeft, methodPath(call.method), call.request, call.blobTable));
+    slot.process.writer.call(call.id, call.attempt, timeLeft, methodPath(call.method), call.request, call.blobTable);
   }
 
   // ---- circuit ----
@@ -485,7 +485,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
             }
             if (slot.pingSentAt === undefined) {
               slot.pingSentAt = now;
-              slot.process.send(encodeFrame(FrameType.Ping, 0));
+              slot.process.writer.frame(FrameType.Ping, 0);
             }
             if (slot.calls.size === 0) checkRecycling(slot);
           }
@@ -570,7 +570,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
         const slot = pending.state === "running" ? pending.slot : undefined;
         pending.settle(error);
         if (!slot) return;
-        slot.process.send(encodeFrame(FrameType.Cancel, pending.id));
+        slot.process.writer.frame(FrameType.Cancel, pending.id);
         setTimeout(() => {
           if (slot.calls.get(pending.id) !== pending) return;
           slot.culprit ??= pending;

@@ -7,7 +7,7 @@ import { Socket } from "node:net";
 import { constants } from "node:os";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
-import { encodeJsonFrame, FrameType } from "./frame.js";
+import { encodeFrame, FrameType, jsonBody } from "./frame.js";
 import { nativeAddon } from "./native.js";
 import { openWorkerConnection } from "./worker.js";
 import { openWorkerBlobs } from "./worker-blobs.js";
@@ -34,7 +34,7 @@ function main(): void {
     const err = error instanceof Error ? error : new Error(String(error));
     // The report goes out with the end of the channel itself (not through the per-tick
     // writer), and the worker leaves once it is flushed.
-    socket.end(encodeJsonFrame(FrameType.StartFailed, 0, { message: err.message, stack: err.stack }), () => process.exit(1));
+    socket.end(encodeFrame(FrameType.StartFailed, 0, jsonBody({ message: err.message, stack: err.stack })), () => process.exit(1));
   });
 }
 

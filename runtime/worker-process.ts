@@ -5,7 +5,7 @@ import { randomInt } from "node:crypto";
 import { createArenaFd, openReadableArena, type ReadableArena } from "./blob-arena.js";
 import { Code } from "./code.js";
 import { AirlockError, type ExitCause } from "./errors.js";
-import { createFrameReader, createFrameWriter, decodeJsonBody, FrameType, type Frame } from "./frame.js";
+import { createFrameReader, createFrameWriter, decodeJsonBody, FrameType, type Frame, type FrameWriter } from "./frame.js";
 import { createStderrTail } from "./stderr-tail.js";
 import type { BlobOptions } from "./pool.js";
 import { nativeAddon } from "./native.js";
@@ -48,8 +48,8 @@ export interface WorkerProcess {
   readonly pid: number;
   /** Resolves when the worker has called serve(); rejects with WORKER_START_FAILED otherwise. */
   readonly ready: Promise<void>;
-  /** Queues a frame on the control channel. */
-  send(frame: Buffer): void;
+  /** Queues frames on the control channel. */
+  readonly writer: FrameWriter;
   /** Kills the process; its exit will report the cause and the reason in words. */
   kill(cause: ExitCause, reason: string, signal?: NodeJS.Signals): void;
   /** Asks the process to leave by closing the channel: it exits when it sees the end. */
@@ -114,7 +114,7 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
   const worker: WorkerProcess = {
     pid: child.pid ?? -1,
     ready,
-    send: createFrameWriter(socket),
+    writer: createFrameWriter(socket),
     kill(cause, reason, signal = "SIGKILL") {
       killCause ??= cause;
       killReason ??= reason;
@@ -146,7 +146,7 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
       isReady = true;
       settleReady();
     } else if (frame.type === FrameType.StartFailed) {
-      const body = decodeJsonBody(frame.body);
+      const body = decodeJsonBody(frame);
       killReason ??= `failed to load: ${String(body.message)}`;
       // A remoteStack (even empty) is what tells the supervisor the module itself threw.
       startError = startFailure(`its module failed to load: ${String(body.message)}`, { remoteStack: stringOrUndefined(body.stack) ?? "" });

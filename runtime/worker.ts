@@ -2,16 +2,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { Socket } from "node:net";
 import { Code } from "./code.js";
 import { AirlockError } from "./errors.js";
-import {
-  createFrameReader,
-  createFrameWriter,
-  decodeCallBody,
-  encodeFrame,
-  encodeJsonFrame,
-  encodeReply,
-  FrameType,
-  type Frame,
-} from "./frame.js";
+import { createFrameReader, createFrameWriter, decodeCallBody, FrameType, jsonBody, type Frame, type FrameWriter } from "./frame.js";
 import { errorBody, invoke, type Cancellation } from "./invoke.js";
 import type { MethodDefinition } from "./definition.js";
 import { installHost, type Handler, type WorkerHost } from "./serve.js";
@@ -20,7 +11,7 @@ import type { WorkerBlobs } from "./worker-blobs.js";
 /** The worker end of the control channel; one per worker process, set up by worker-main. */
 interface WorkerConnection extends WorkerHost {
   readonly running: Map<number, Cancellation>;
-  readonly send: (frame: Buffer) => void;
+  readonly writer: FrameWriter;
   readonly blobs: WorkerBlobs | undefined;
 }
 
@@ -30,13 +21,13 @@ export function openWorkerConnection(socket: Socket, maxFrameBytes: number, blob
   const conn: WorkerConnection = {
     routes: new Map(),
     running: new Map(),
-    send: createFrameWriter(socket),
+    writer: createFrameWriter(socket),
     blobs,
     served() {
       if (readyScheduled) return;
       readyScheduled = true;
       // Other serve() calls made in the same tick join this announcement.
-      setImmediate(() => conn.send(encodeJsonFrame(FrameType.Ready, 0, { pid: process.pid, methods: [...conn.routes.keys()] })));
+      setImmediate(() => conn.writer.frame(FrameType.Ready, 0, jsonBody({ pid: process.pid, methods: [...conn.routes.keys()] })));
     },
   };
   installHost(conn);
@@ -59,7 +50,7 @@ function onFrame(conn: WorkerConnection, frame: Frame): void {
   } else if (frame.type === FrameType.Cancel) {
     conn.running.get(frame.id)?.cancel(new AirlockError(Code.Cancelled, "the caller cancelled the call"));
   } else if (frame.type === FrameType.Ping) {
-    conn.send(encodeFrame(FrameType.Pong, frame.id));
+    conn.writer.frame(FrameType.Pong, frame.id);
   } else if (frame.type === FrameType.Release) {
     conn.blobs?.release(frame.id);
   }
@@ -88,7 +79,7 @@ function runCall(conn: WorkerConnection, frame: Frame): void {
       conn.blobs.patchRequest(method.input, request as Record<string, unknown>, call.blobTable);
     }
   } catch (error) {
-    conn.send(errorFrame(id, error));
+    sendError(conn, id, error);
     return;
   }
   const { output } = method;
@@ -97,16 +88,16 @@ function runCall(conn: WorkerConnection, frame: Frame): void {
       let reply = create(output, result as never) as Record<string, unknown>;
       let blobTable: Buffer | undefined;
       if (conn.blobs) ({ reply, blobTable } = conn.blobs.takeReplyBlobs(output, reply, id));
-      conn.send(encodeReply(id, toBinary(output, reply as never), blobTable));
+      conn.writer.reply(id, toBinary(output, reply as never), blobTable);
     } catch (error) {
       // Blobs taken for a reply that could not be sent will never be released by the parent.
       conn.blobs?.release(id);
-      conn.send(errorFrame(id, error));
+      sendError(conn, id, error);
     }
   };
-  invoke(method, handler, request, frame, conn.running, succeed, (error) => conn.send(errorFrame(id, error)));
+  invoke(method, handler, request, frame, conn.running, succeed, (error) => sendError(conn, id, error));
 }
 
-function errorFrame(id: number, thrown: unknown): Buffer {
-  return encodeJsonFrame(FrameType.Error, id, errorBody(thrown));
+function sendError(conn: WorkerConnection, id: number, thrown: unknown): void {
+  conn.writer.frame(FrameType.Error, id, jsonBody(errorBody(thrown)));
 }

@@ -84,7 +84,8 @@ describe("the parent's decoding of worker bytes, fuzzed in process", () => {
   test("forged blob handles are refused before any byte is read", () => {
     fc.assert(
       fc.property(fc.array(blobRef(fc.constantFrom(7, 8, 0)), { minLength: 1, maxLength: 4 }), (refs) => {
-        const frame: Frame = { type: FrameType.Reply, flags: FrameFlag.Blobs, attempt: 0, id: 1, timeoutMs: 0, body: replyWithBlobs(new Uint8Array(0), encodeBlobTable(refs)).subarray(16) };
+        const bytes = replyWithBlobs(new Uint8Array(0), encodeBlobTable(refs));
+        const frame: Frame = { type: FrameType.Reply, flags: FrameFlag.Blobs, attempt: 0, id: 1, timeoutMs: 0, bytes, bodyStart: 16, bodyEnd: bytes.length };
         onlyProtocolErrors(() => {
           const { blobTable } = decodeReplyBody(frame);
           copyReplyBlobs(BlobsReplySchema, { $typeName: BlobsReplySchema.typeName, seen: [], data: new Uint8Array(0) }, blobTable!, results);
