@@ -3,9 +3,6 @@ import type { HandlerContext, MethodDefinition } from "./definition.js";
 import { AirlockError } from "./errors.js";
 import type { Handler } from "./serve.js";
 
-/** A running call's cancellation, kept by call id so that a Cancel message can reach it. */
-export type Cancellation = ReturnType<typeof createCancellation>;
-
 /** What the parent sends to a worker about one attempt, besides the request. */
 export interface AttemptInfo {
   readonly id: number;
@@ -21,83 +18,98 @@ export interface ErrorBody {
   readonly stack: string | undefined;
 }
 
-/**
- * Runs `handler` on a decoded request and reports once: its result to `succeed`, or
- * what it threw or rejected with to `fail`. A handler that answers synchronously is reported in
- * the same tick, without a promise. The call can be cancelled through `running` (by id) until
- * it is reported, and is cancelled by its deadline.
- */
-export function invoke(
-  method: MethodDefinition,
-  handler: Handler,
-  request: unknown,
-  info: AttemptInfo,
-  running: Map<number, Cancellation>,
-  succeed: (result: unknown) => void,
-  fail: (error: unknown) => void,
-): void {
-  const { id, timeoutMs } = info;
-  const cancellation = createCancellation();
-  const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : undefined;
-  const timer =
-    deadline === undefined
-      ? undefined
-      : setTimeout(() => cancellation.cancel(new AirlockError(Code.DeadlineExceeded, "the call's deadline passed")), timeoutMs);
-  timer?.unref();
-  running.set(id, cancellation);
-  const context: HandlerContext = {
-    get signal() {
-      return cancellation.signal();
-    },
-    deadline,
-    attempt: info.attempt,
-    method,
-  };
-  const finish = () => {
-    clearTimeout(timer);
-    running.delete(id);
-  };
-  const onResult = (result: unknown) => {
-    finish();
-    succeed(result);
-  };
-  const onError = (error: unknown) => {
-    finish();
-    fail(error);
-  };
-  let result: unknown;
-  try {
-    result = handler(request, context);
-  } catch (error) {
-    return onError(error);
-  }
-  if (isPromiseLike(result)) result.then(onResult, onError);
-  else onResult(result);
+/** Where calls report how they ended: one per worker process (no closures per call), or one per task in a thread. */
+export interface Outcome {
+  /** The handler returned (or resolved with) `result`. */
+  succeed(id: number, method: MethodDefinition, result: unknown): void;
+  /** The handler threw (or rejected with) `error`. */
+  fail(id: number, error: unknown): void;
 }
 
 /**
- * A call's cancellation, whose AbortSignal is made only if the handler asks for it: creating
- * an AbortController for every call costs more than the rest of a small call in the worker.
+ * Runs `handler` on a decoded request and reports once to `outcome`: its result, or what it
+ * threw or rejected with. A handler that answers synchronously is reported in the same tick,
+ * without a promise. The call can be cancelled through `running` (by id) until it is reported,
+ * and is cancelled by its deadline.
  */
-export function createCancellation() {
-  let controller: AbortController | undefined;
-  let reason: unknown;
-  let cancelled = false;
-  return {
-    cancel(why: unknown): void {
-      if (cancelled) return;
-      cancelled = true;
-      reason = why;
-      controller?.abort(why);
-    },
-    signal(): AbortSignal {
-      if (!controller) {
-        controller = new AbortController();
-        if (cancelled) controller.abort(reason);
-      }
-      return controller.signal;
-    },
-  };
+export function invoke(method: MethodDefinition, handler: Handler, request: unknown, info: AttemptInfo, running: Map<number, RunningCall>, outcome: Outcome): void {
+  const call = new RunningCall(method, info, running, outcome);
+  let result: unknown;
+  try {
+    result = handler(request, call);
+  } catch (error) {
+    return call.fail(error);
+  }
+  if (isPromiseLike(result)) {
+    result.then(
+      (value) => call.succeed(value),
+      (error: unknown) => call.fail(error),
+    );
+  } else call.succeed(result);
+}
+
+/**
+ * One running call: the context its handler receives, and its cancellation, whose AbortSignal
+ * is made only if the handler asks for it (creating an AbortController for every call costs
+ * more than the rest of a small call in the worker). One object, because closures and an
+ * object literal with a getter per call cost more than the rest of the call's bookkeeping.
+ */
+export class RunningCall implements HandlerContext {
+  readonly deadline: number | undefined;
+  readonly attempt: number;
+  readonly #id: number;
+  readonly #running: Map<number, RunningCall>;
+  readonly #outcome: Outcome;
+  readonly #timer: NodeJS.Timeout | undefined;
+  #controller: AbortController | undefined;
+  #cancelled = false;
+  #reason: unknown;
+
+  constructor(readonly method: MethodDefinition, info: AttemptInfo, running: Map<number, RunningCall>, outcome: Outcome) {
+    this.#id = info.id;
+    this.attempt = info.attempt;
+    this.#running = running;
+    this.#outcome = outcome;
+    this.deadline = info.timeoutMs > 0 ? Date.now() + info.timeoutMs : undefined;
+    this.#timer =
+      info.timeoutMs > 0
+        ? setTimeout(() => this.cancel(new AirlockError(Code.DeadlineExceeded, "the call's deadline passed")), info.timeoutMs).unref()
+        : undefined;
+    running.set(info.id, this);
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#cancelled) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  /** Aborts the handler's signal (now, or when it asks for it). */
+  cancel(why: unknown): void {
+    if (this.#cancelled) return;
+    this.#cancelled = true;
+    this.#reason = why;
+    this.#controller?.abort(why);
+  }
+
+  /** Reports the handler's result. */
+  succeed(result: unknown): void {
+    this.#done();
+    this.#outcome.succeed(this.#id, this.method, result);
+  }
+
+  /** Reports what the handler threw. */
+  fail(error: unknown): void {
+    this.#done();
+    this.#outcome.fail(this.#id, error);
+  }
+
+  #done(): void {
+    clearTimeout(this.#timer);
+    this.#running.delete(this.#id);
+  }
 }
 
 /** What a worker sends back for anything a handler threw: its code (UNKNOWN for a plain Error), message and stack. */

@@ -10,13 +10,13 @@ import { move, transferableSymbol, valueSymbol } from "piscina";
 import { travelsAsBlob } from "./blob-hints.js";
 import { Code } from "./code.js";
 import { AirlockError } from "./errors.js";
-import { errorBody, invoke, type Cancellation } from "./invoke.js";
+import { errorBody, invoke, type RunningCall } from "./invoke.js";
 import { installHost, type Route } from "./serve.js";
 import { isShared, packMessage, unpackMessage, type ThreadAnswer, type ThreadTask, type ThreadWorkerData } from "./thread-wire.js";
 
 const settings = workerData as ThreadWorkerData;
 const routes = new Map<string, Route>();
-const running = new Map<number, Cancellation>();
+const running = new Map<number, RunningCall>();
 let announceServed!: () => void;
 const served = new Promise<void>((resolve) => (announceServed = resolve));
 installHost({ routes, served: () => announceServed() });
@@ -71,7 +71,10 @@ function run(task: ThreadTask): ThreadAnswer | Promise<ThreadAnswer> {
     return { error: errorBody(new AirlockError(Code.InvalidArgument, `cannot decode ${method.input.typeName}: ${(cause as Error).message}`)) };
   }
   return new Promise((resolve) => {
-    invoke(method, handler, request, task, running, (result) => resolve(reply(method.output, result)), (error) => resolve({ error: errorBody(error) }));
+    invoke(method, handler, request, task, running, {
+      succeed: (_id, _method, result) => resolve(reply(method.output, result)),
+      fail: (_id, error) => resolve({ error: errorBody(error) }),
+    });
   });
 }
 

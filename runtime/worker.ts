@@ -3,14 +3,14 @@ import type { Socket } from "node:net";
 import { Code } from "./code.js";
 import { AirlockError } from "./errors.js";
 import { createFrameReader, createFrameWriter, decodeCallBody, FrameType, jsonBody, type Frame, type FrameWriter } from "./frame.js";
-import { errorBody, invoke, type Cancellation } from "./invoke.js";
+import { errorBody, invoke, type Outcome, type RunningCall } from "./invoke.js";
 import type { MethodDefinition } from "./definition.js";
 import { installHost, type Handler, type WorkerHost } from "./serve.js";
 import type { WorkerBlobs } from "./worker-blobs.js";
 
 /** The worker end of the control channel; one per worker process, set up by worker-main. */
-interface WorkerConnection extends WorkerHost {
-  readonly running: Map<number, Cancellation>;
+interface WorkerConnection extends WorkerHost, Outcome {
+  readonly running: Map<number, RunningCall>;
   readonly writer: FrameWriter;
   readonly blobs: WorkerBlobs | undefined;
 }
@@ -29,6 +29,20 @@ export function openWorkerConnection(socket: Socket, maxFrameBytes: number, blob
       // Other serve() calls made in the same tick join this announcement.
       setImmediate(() => conn.writer.frame(FrameType.Ready, 0, jsonBody({ pid: process.pid, methods: [...conn.routes.keys()] })));
     },
+    succeed(id, method, result) {
+      const { output } = method;
+      try {
+        let reply = create(output, result as never) as Record<string, unknown>;
+        let blobTable: Buffer | undefined;
+        if (blobs) ({ reply, blobTable } = blobs.takeReplyBlobs(output, reply, id));
+        conn.writer.reply(id, toBinary(output, reply as never), blobTable);
+      } catch (error) {
+        // Blobs taken for a reply that could not be sent will never be released by the parent.
+        blobs?.release(id);
+        sendError(conn, id, error);
+      }
+    },
+    fail: (id, error) => sendError(conn, id, error),
   };
   installHost(conn);
   const read = createFrameReader((frame) => onFrame(conn, frame), maxFrameBytes);
@@ -82,20 +96,7 @@ function runCall(conn: WorkerConnection, frame: Frame): void {
     sendError(conn, id, error);
     return;
   }
-  const { output } = method;
-  const succeed = (result: unknown) => {
-    try {
-      let reply = create(output, result as never) as Record<string, unknown>;
-      let blobTable: Buffer | undefined;
-      if (conn.blobs) ({ reply, blobTable } = conn.blobs.takeReplyBlobs(output, reply, id));
-      conn.writer.reply(id, toBinary(output, reply as never), blobTable);
-    } catch (error) {
-      // Blobs taken for a reply that could not be sent will never be released by the parent.
-      conn.blobs?.release(id);
-      sendError(conn, id, error);
-    }
-  };
-  invoke(method, handler, request, frame, conn.running, succeed, (error) => sendError(conn, id, error));
+  invoke(method, handler, request, frame, conn.running, conn);
 }
 
 function sendError(conn: WorkerConnection, id: number, thrown: unknown): void {
