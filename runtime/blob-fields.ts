@@ -35,47 +35,56 @@ export function takeBlobs<T>(
   return { message: replaced ?? message, taken };
 }
 
+// Returns a copy of `message` with the taken values replaced, or undefined when none was.
+// `path` is where `message` is, extended and restored in place: it is copied only for a value
+// taken, so that walking values that stay costs no allocation.
 function walk<T>(schema: DescMessage, message: Message, path: BlobPathStep[], take: (bytes: Uint8Array, field: DescField) => T | undefined, taken: TakenBlob<T>[]) {
   let copy: Message | undefined;
-  const set = (key: string, value: unknown) => {
-    copy ??= { ...message };
-    copy[key] = value;
-  };
   for (const field of fieldsHoldingBytes(schema)) {
     if (field.oneof) {
       const chosen = message[field.oneof.localName] as { case?: string; value?: unknown } | undefined;
       if (chosen?.case !== field.localName) continue;
-      const value = visit(field, chosen.value, [...path, { field: field.number, index: -1 }], take, taken);
-      if (value !== undefined) set(field.oneof.localName, { case: field.localName, value });
+      const value = visit(field, chosen.value, path, -1, take, taken);
+      if (value !== undefined) (copy ??= { ...message })[field.oneof.localName] = { case: field.localName, value };
     } else if (field.fieldKind === "list") {
       const list = message[field.localName] as unknown[];
       let listCopy: unknown[] | undefined;
-      list.forEach((item, index) => {
-        const value = visit(field, item, [...path, { field: field.number, index }], take, taken);
+      for (let index = 0; index < list.length; index++) {
+        const value = visit(field, list[index], path, index, take, taken);
         if (value !== undefined) (listCopy ??= list.slice())[index] = value;
-      });
-      if (listCopy) set(field.localName, listCopy);
+      }
+      if (listCopy) (copy ??= { ...message })[field.localName] = listCopy;
     } else {
-      const value = visit(field, message[field.localName], [...path, { field: field.number, index: -1 }], take, taken);
-      if (value !== undefined) set(field.localName, value);
+      const value = visit(field, message[field.localName], path, -1, take, taken);
+      if (value !== undefined) (copy ??= { ...message })[field.localName] = value;
     }
   }
   return copy;
 }
 
-// Returns the value to put in place of `value`, or undefined to keep it.
-function visit<T>(field: DescField, value: unknown, path: BlobPathStep[], take: (bytes: Uint8Array, field: DescField) => T | undefined, taken: TakenBlob<T>[]) {
+// Returns the value to put in place of `value` (found at `path` + field[index]), or undefined to keep it.
+function visit<T>(
+  field: DescField,
+  value: unknown,
+  path: BlobPathStep[],
+  index: number,
+  take: (bytes: Uint8Array, field: DescField) => T | undefined,
+  taken: TakenBlob<T>[],
+) {
   if (isBytesField(field)) {
     if (!(value instanceof Uint8Array)) return undefined;
     const token = take(value, field);
     if (token === undefined) return undefined;
-    taken.push({ path, token });
+    taken.push({ path: [...path, { field: field.number, index }], token });
     return placeholder;
   }
   const schema = messageOf(field);
   // Wrapper types such as BytesValue arrive unboxed: they are not walked.
   if (!schema || typeof value !== "object" || value === null || value instanceof Uint8Array) return undefined;
-  return walk(schema, value as Message, path, take, taken);
+  path.push({ field: field.number, index });
+  const replaced = walk(schema, value as Message, path, take, taken);
+  path.pop();
+  return replaced;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { DescMessage } from "@bufbuild/protobuf";
+import type { DescField, DescMessage } from "@bufbuild/protobuf";
 import { openReadableArena, openWritableArena, type ReadableArena, type WritableArena } from "./blob-arena.js";
 import { putBlob, takeBlobs } from "./blob-fields.js";
 import { travelsAsBlob } from "./blob-hints.js";
@@ -32,6 +32,7 @@ export function openWorkerBlobs(env: NodeJS.ProcessEnv): WorkerBlobs | undefined
   const results: WritableArena = openWritableArena(resultFd, resultSize);
   const leases = new Map<number, number[]>();
   setInterval(() => results.trimIfIdle(), trimIntervalMs).unref();
+  const takeResult = (bytes: Uint8Array, field: DescField) => (travelsAsBlob(bytes, field, threshold) ? results.place(bytes) : undefined);
 
   return {
     patchRequest(schema, request, blobTable) {
@@ -41,7 +42,7 @@ export function openWorkerBlobs(env: NodeJS.ProcessEnv): WorkerBlobs | undefined
       }
     },
     takeReplyBlobs(schema, reply, callId) {
-      const { message, taken } = takeBlobs(schema, reply, (bytes, field) => (travelsAsBlob(bytes, field, threshold) ? results.place(bytes) : undefined));
+      const { message, taken } = takeBlobs(schema, reply, takeResult);
       if (taken.length === 0) return { reply };
       leases.set(callId, taken.map(({ token }) => token.lease));
       const refs: BlobRef[] = taken.map(({ path, token }) => ({ arena: Arena.Results, generation, offset: token.offset, length: token.length, path }));
