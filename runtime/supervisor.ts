@@ -1,4 +1,4 @@
-import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary, type DescField, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { availableParallelism } from "node:os";
 import * as path from "node:path";
 import { createArenaFd, openWritableArena } from "./blob-arena.js";
@@ -54,7 +54,7 @@ interface PendingCall {
   readonly startedAt: number;
   /** Handles of the request's blobs, and the argument arena allocations they hold until the call is done. */
   readonly blobTable: Buffer | undefined;
-  leases: number[];
+  leases: readonly number[];
   state: "queued" | "running" | "backoff" | "settled";
   /** Attempts sent to a worker, as the handler's context.attempt counts them. */
   attempt: number;
@@ -65,9 +65,23 @@ interface PendingCall {
   suspect: boolean;
   slot: Slot | undefined;
   dispatchedAt: number;
+  /** The attempt timeout while running, the backoff while backing off. */
   timer: NodeJS.Timeout | undefined;
-  settle(error: AirlockError | undefined, reply?: unknown): void;
+  deadlineTimer: NodeJS.Timeout | undefined;
+  readonly signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  readonly resolve: (reply: unknown) => void;
+  readonly reject: (error: AirlockError) => void;
 }
+
+/** A request as it travels: its protobuf bytes, and the handles and leases of its blobs. */
+interface EncodedRequest {
+  readonly bytes: Uint8Array;
+  readonly blobTable: Buffer | undefined;
+  readonly leases: readonly number[];
+}
+
+const noLeases: readonly number[] = [];
 
 type Circuit =
   | { readonly state: "closed" }
@@ -317,7 +331,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
       if (error) attemptFailed(call, error);
       else {
         throttle.succeeded();
-        call.settle(undefined, reply);
+        settle(call, undefined, reply);
         if (circuit.state === "half-open") closeCircuit();
       }
     }
@@ -337,7 +351,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
 
   function freeLeases(call: PendingCall): void {
     for (const lease of call.leases) argumentArena?.release(lease);
-    call.leases = [];
+    call.leases = noLeases;
   }
 
   function attemptFailed(call: PendingCall, failure: AirlockError): void {
@@ -347,7 +361,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
       throttle,
       Date.now(),
     );
-    if ("error" in step) return call.settle(step.error);
+    if ("error" in step) return settle(call, step.error);
     stats.counts.retries += 1;
     events.emit({ type: "call-retried", method: call.method.path, attempt: call.attempt + 1, code: failure.code, backoffMs: step.retryInMs });
     call.state = "backoff";
@@ -364,7 +378,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
 
   function requeue(call: PendingCall): void {
     call.slot = undefined;
-    if (circuit.state === "open") return call.settle(circuitError(circuit.error, call));
+    if (circuit.state === "open") return settle(call, circuitError(circuit.error, call));
     call.state = "queued";
     queued += 1;
     (call.suspect ? suspects : retries).push(call);
@@ -443,7 +457,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     circuit.timer.unref();
     events.emit({ type: "circuit-opened", reason: error.rawMessage });
     for (const fifo of [suspects, retries, queue]) {
-      for (const call of fifo.drain()) call.settle(circuitError(error, call));
+      for (const call of fifo.drain()) settle(call, circuitError(error, call));
     }
     // Spares would only be started to die the same way; the probe decides when to go on.
     for (const slot of slots.values()) if (slot.role === "standby" || slot.role === "starting") endSlot(slot, "the circuit opened");
@@ -498,37 +512,30 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
   function call<I extends DescMessage, O extends DescMessage>(
     method: MethodDefinition<I, O>,
     request: MessageInitShape<I>,
-    callOptions: CallOptions = {},
+    callOptions?: CallOptions,
   ): Promise<MessageShape<O>> {
-    // Calls refused at the door count in the stats like any other failed call.
-    const refuse = (error: AirlockError) => {
-      stats.counts.calls += 1;
-      stats.settled(error.code, 0);
-      return Promise.reject(error);
-    };
-    const fail = (code: Code, message: string) => refuse(new AirlockError(code, message, { method: method.path }));
-    if (closed) return fail(Code.FailedPrecondition, "the pool is closed");
-    if (method.kind !== "unary") return fail(Code.Unimplemented, `${method.path} is a ${method.kind} method; airlock runs unary methods only`);
-    if (circuit.state === "open") return refuse(circuitError(circuit.error, { method }));
-    if (queued >= maxQueue) return fail(Code.ResourceExhausted, `the pool's queue is full (${maxQueue} calls waiting)`);
+    if (closed) return refuse(method, Code.FailedPrecondition, "the pool is closed");
+    if (method.kind !== "unary") return refuse(method, Code.Unimplemented, `${method.path} is a ${method.kind} method; airlock runs unary methods only`);
+    if (circuit.state === "open") return refused(circuitError(circuit.error, { method }));
+    if (queued >= maxQueue) return refuse(method, Code.ResourceExhausted, `the pool's queue is full (${maxQueue} calls waiting)`);
+    const signal = callOptions?.signal;
+    if (signal?.aborted) return refuse(method, Code.Cancelled, "the caller aborted the call");
     const overrides = options.methods?.[method.path];
     let policy: RetryPolicy;
-    let encoded: { bytes: Uint8Array; blobTable: Buffer | undefined; leases: number[] };
+    let encoded: EncodedRequest;
     try {
-      policy = policyOf(method, callOptions.retry);
+      policy = policyOf(method, callOptions?.retry);
     } catch (error) {
-      return refuse(error as AirlockError);
+      return refused(error as AirlockError);
     }
     try {
       encoded = encodeRequest(method, request);
     } catch (cause) {
-      return fail(Code.InvalidArgument, `cannot encode ${method.input.typeName}: ${(cause as Error).message}`);
+      return refuse(method, Code.InvalidArgument, `cannot encode ${method.input.typeName}: ${(cause as Error).message}`);
     }
     stats.counts.calls += 1;
+    const timeoutMs = callOptions?.timeoutMs;
     return new Promise<MessageShape<O>>((resolve, reject) => {
-      const { signal, timeoutMs } = callOptions;
-      let deadlineTimer: NodeJS.Timeout | undefined;
-      const onAbort = () => abandon(new AirlockError(Code.Cancelled, "the caller aborted the call", { method: method.path }));
       const pending: PendingCall = {
         id: nextCallId,
         method,
@@ -547,41 +554,20 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
         slot: undefined,
         dispatchedAt: 0,
         timer: undefined,
-        settle(error, reply) {
-          if (pending.state === "settled") return;
-          if (pending.state === "queued") queued -= 1;
-          pending.state = "settled";
-          backingOff.delete(pending);
-          // A worker still running an abandoned attempt may read the blobs: free them when it answers or dies.
-          if (!pending.slot?.calls.has(pending.id)) freeLeases(pending);
-          clearTimeout(deadlineTimer);
-          clearTimeout(pending.timer);
-          signal?.removeEventListener("abort", onAbort);
-          stats.settled(error?.code, (performance.now() - pending.startedAt) * 1e6);
-          if (error) reject(error);
-          else resolve(reply as MessageShape<O>);
-          wake();
-        },
+        deadlineTimer: undefined,
+        signal,
+        onAbort: undefined,
+        resolve: resolve as (reply: unknown) => void,
+        reject,
       };
       nextCallId = nextCallId >= 0xffffffff ? 1 : nextCallId + 1;
-      // Settles the call now. A running attempt is cancelled in its worker, which keeps the
-      // slot until it answers, and is killed if it does not within the grace period.
-      function abandon(error: AirlockError): void {
-        const slot = pending.state === "running" ? pending.slot : undefined;
-        pending.settle(error);
-        if (!slot) return;
-        slot.process.writer.frame(FrameType.Cancel, pending.id);
-        setTimeout(() => {
-          if (slot.calls.get(pending.id) !== pending) return;
-          slot.culprit ??= pending;
-          slot.process.kill("cancel-ignored", `did not stop a cancelled call to ${method.path} within ${cancelGraceMs} ms`);
-        }, cancelGraceMs).unref();
+      if (signal) {
+        pending.onAbort = () => abandon(pending, new AirlockError(Code.Cancelled, "the caller aborted the call", { method: method.path }));
+        signal.addEventListener("abort", pending.onAbort, { once: true });
       }
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener("abort", onAbort, { once: true });
       if (timeoutMs !== undefined) {
-        deadlineTimer = setTimeout(
-          () => abandon(new AirlockError(Code.DeadlineExceeded, `${method.path} did not finish within ${timeoutMs} ms`, { method: method.path })),
+        pending.deadlineTimer = setTimeout(
+          () => abandon(pending, new AirlockError(Code.DeadlineExceeded, `${method.path} did not finish within ${timeoutMs} ms`, { method: method.path })),
           timeoutMs,
         );
       }
@@ -591,24 +577,68 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     });
   }
 
+  // Calls refused at the door count in the stats like any other failed call.
+  function refused(error: AirlockError): Promise<never> {
+    stats.counts.calls += 1;
+    stats.settled(error.code, 0);
+    return Promise.reject(error);
+  }
+
+  function refuse(method: MethodDefinition, code: Code, message: string): Promise<never> {
+    return refused(new AirlockError(code, message, { method: method.path }));
+  }
+
+  /** Settles a call, once: with its reply, or with `error`. */
+  function settle(call: PendingCall, error: AirlockError | undefined, reply?: unknown): void {
+    if (call.state === "settled") return;
+    if (call.state === "queued") queued -= 1;
+    else if (call.state === "backoff") backingOff.delete(call);
+    call.state = "settled";
+    // A worker still running an abandoned attempt may read the blobs: free them when it answers or dies.
+    if (call.leases.length > 0 && !call.slot?.calls.has(call.id)) freeLeases(call);
+    clearTimeout(call.deadlineTimer);
+    clearTimeout(call.timer);
+    if (call.onAbort) call.signal!.removeEventListener("abort", call.onAbort);
+    stats.settled(error?.code, (performance.now() - call.startedAt) * 1e6);
+    if (error) call.reject(error);
+    else call.resolve(reply);
+    wake();
+  }
+
+  // Settles a call now. A running attempt is cancelled in its worker, which keeps the slot
+  // until it answers, and is killed if it does not within the grace period.
+  function abandon(call: PendingCall, error: AirlockError): void {
+    const slot = call.state === "running" ? call.slot : undefined;
+    settle(call, error);
+    if (!slot) return;
+    slot.process.writer.frame(FrameType.Cancel, call.id);
+    setTimeout(() => {
+      if (slot.calls.get(call.id) !== call) return;
+      slot.culprit ??= call;
+      slot.process.kill("cancel-ignored", `did not stop a cancelled call to ${call.method.path} within ${cancelGraceMs} ms`);
+    }, cancelGraceMs).unref();
+  }
+
+  // Which request bytes travel as blobs: those from allocBlob(), and large ones.
+  const takeArgument =
+    argumentArena &&
+    ((bytes: Uint8Array, field: DescField) =>
+      bytes.buffer === argumentArena.buffer || travelsAsBlob(bytes, field, blobOptions!.thresholdBytes) ? argumentArena.place(bytes) : undefined);
+
   // Encodes a request; large bytes (and blobs from allocBlob) go to the argument arena, once
   // for all attempts, and the frame carries their handles.
-  function encodeRequest(method: MethodDefinition, request: unknown) {
+  function encodeRequest(method: MethodDefinition, request: unknown): EncodedRequest {
     const message = create(method.input, request as never) as Record<string, unknown>;
-    if (!argumentArena) return { bytes: toBinary(method.input, message as never), blobTable: undefined, leases: [] };
-    const { thresholdBytes } = blobOptions!;
-    const { message: withHandles, taken } = takeBlobs(method.input, message, (bytes, field) =>
-      bytes.buffer === argumentArena.buffer || travelsAsBlob(bytes, field, thresholdBytes) ? argumentArena.place(bytes) : undefined,
-    );
+    const { message: withHandles, taken } = takeArgument ? takeBlobs(method.input, message, takeArgument) : { message, taken: [] };
+    if (taken.length === 0) return { bytes: toBinary(method.input, message as never), blobTable: undefined, leases: noLeases };
     const leases = taken.map(({ token }) => token.lease);
     try {
-      const blobTable =
-        taken.length === 0
-          ? undefined
-          : encodeBlobTable(taken.map(({ path, token }) => ({ arena: Arena.Arguments, generation: token.generation, offset: token.offset, length: token.length, path })));
+      const blobTable = encodeBlobTable(
+        taken.map(({ path, token }) => ({ arena: Arena.Arguments, generation: token.generation, offset: token.offset, length: token.length, path })),
+      );
       return { bytes: toBinary(method.input, withHandles as never), blobTable, leases };
     } catch (error) {
-      for (const lease of leases) argumentArena.release(lease);
+      for (const lease of leases) argumentArena!.release(lease);
       throw error;
     }
   }
@@ -646,9 +676,9 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     const busy = () => [...slots.values()].some((slot) => slot.calls.size > 0) || queued > 0 || backingOff.size > 0;
     if (!(await until(() => !busy(), timeoutMs))) {
       const error = new AirlockError(Code.Unavailable, "the pool closed before the call finished");
-      for (const fifo of [suspects, retries, queue]) for (const pending of fifo.drain()) pending.settle(error);
-      for (const pending of backingOff) pending.settle(error);
-      for (const slot of slots.values()) for (const pending of slot.calls.values()) pending.settle(error);
+      for (const fifo of [suspects, retries, queue]) for (const pending of fifo.drain()) settle(pending, error);
+      for (const pending of backingOff) settle(pending, error);
+      for (const slot of slots.values()) for (const pending of slot.calls.values()) settle(pending, error);
     }
     for (const slot of slots.values()) endSlot(slot, "the pool closed");
     for (const signal of ["SIGTERM", "SIGKILL"] as const) {
