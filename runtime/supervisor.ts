@@ -1,4 +1,4 @@
-import { create, fromBinary, toBinary, type DescField, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import { create, fromBinary, type DescField, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { availableParallelism } from "node:os";
 import * as path from "node:path";
 import { createArenaFd, openWritableArena } from "./blob-arena.js";
@@ -15,6 +15,7 @@ import { createFifo } from "./fifo.js";
 import { decodeJsonBody, decodeReplyBody, FrameFlag, FrameType, type Frame } from "./frame.js";
 import { errorFromBody } from "./invoke.js";
 import { nativeAddon } from "./native.js";
+import { encodeMessage } from "./proto-encode.js";
 import { isStopped, residentBytes } from "./proc.js";
 import { createRestartCounter, type RestartIntensity } from "./restart-intensity.js";
 import { createPolicyResolver, createRetryThrottle } from "./retry.js";
@@ -630,13 +631,13 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
   function encodeRequest(method: MethodDefinition, request: unknown): EncodedRequest {
     const message = create(method.input, request as never) as Record<string, unknown>;
     const { message: withHandles, taken } = takeArgument ? takeBlobs(method.input, message, takeArgument) : { message, taken: [] };
-    if (taken.length === 0) return { bytes: toBinary(method.input, message as never), blobTable: undefined, leases: noLeases };
+    if (taken.length === 0) return { bytes: encodeMessage(method.input, message), blobTable: undefined, leases: noLeases };
     const leases = taken.map(({ token }) => token.lease);
     try {
       const blobTable = encodeBlobTable(
         taken.map(({ path, token }) => ({ arena: Arena.Arguments, generation: token.generation, offset: token.offset, length: token.length, path })),
       );
-      return { bytes: toBinary(method.input, withHandles as never), blobTable, leases };
+      return { bytes: encodeMessage(method.input, withHandles), blobTable, leases };
     } catch (error) {
       for (const lease of leases) argumentArena!.release(lease);
       throw error;

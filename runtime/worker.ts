@@ -1,10 +1,11 @@
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary } from "@bufbuild/protobuf";
 import type { Socket } from "node:net";
 import { Code } from "./code.js";
 import { AirlockError } from "./errors.js";
 import { createFrameReader, createFrameWriter, decodeCallBody, FrameType, jsonBody, type Frame, type FrameWriter } from "./frame.js";
 import { errorBody, invoke, type Outcome, type RunningCall } from "./invoke.js";
 import type { MethodDefinition } from "./definition.js";
+import { encodeMessage } from "./proto-encode.js";
 import { installHost, type Handler, type WorkerHost } from "./serve.js";
 import type { WorkerBlobs } from "./worker-blobs.js";
 
@@ -35,7 +36,7 @@ export function openWorkerConnection(socket: Socket, maxFrameBytes: number, blob
         let reply = create(output, result as never) as Record<string, unknown>;
         let blobTable: Buffer | undefined;
         if (blobs) ({ reply, blobTable } = blobs.takeReplyBlobs(output, reply, id));
-        conn.writer.reply(id, toBinary(output, reply as never), blobTable);
+        conn.writer.reply(id, encodeMessage(output, reply), blobTable);
       } catch (error) {
         // Blobs taken for a reply that could not be sent will never be released by the parent.
         blobs?.release(id);
