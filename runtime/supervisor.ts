@@ -387,7 +387,8 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
   }
 
   function drain(): void {
-    if (circuit.state === "open") return;
+    // Every live call in the queues is counted in `queued`: with none, there is nothing to do.
+    if (queued === 0 || circuit.state === "open") return;
     for (;;) {
       const suspect = live(suspects);
       if (suspect) {
@@ -592,8 +593,11 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
   /** Settles a call, once: with its reply, or with `error`. */
   function settle(call: PendingCall, error: AirlockError | undefined, reply?: unknown): void {
     if (call.state === "settled") return;
-    if (call.state === "queued") queued -= 1;
-    else if (call.state === "backoff") backingOff.delete(call);
+    if (call.state === "queued") {
+      queued -= 1;
+      // What is left in the queues is settled: drop it now, as drain() only looks while calls wait.
+      if (queued === 0) for (const fifo of [suspects, retries, queue]) fifo.drain();
+    } else if (call.state === "backoff") backingOff.delete(call);
     call.state = "settled";
     // A worker still running an abandoned attempt may read the blobs: free them when it answers or dies.
     if (call.leases.length > 0 && !call.slot?.calls.has(call.id)) freeLeases(call);

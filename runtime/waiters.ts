@@ -7,7 +7,7 @@ export function createWaiters() {
   return {
     /** Re-checks every waiter's condition. */
     wake(): void {
-      for (const waiter of waiters) waiter();
+      if (waiters.size > 0) for (const waiter of waiters) waiter();
     },
     /** Resolves true once `condition` holds, or false after `timeoutMs` (Infinity: never). */
     until(condition: () => boolean, timeoutMs: number): Promise<boolean> {
