@@ -574,8 +574,13 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
         );
       }
       queued += 1;
-      queue.push(pending);
-      drain();
+      // With no other call waiting, a free worker takes it at once, past the queues.
+      const free = queued === 1 ? leastBusySlot() : undefined;
+      if (free) dispatch(pending, free);
+      else {
+        queue.push(pending);
+        drain();
+      }
     });
   }
 
