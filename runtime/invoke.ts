@@ -27,32 +27,13 @@ export interface Outcome {
 }
 
 /**
- * Runs `handler` on a decoded request and reports once to `outcome`: its result, or what it
- * threw or rejected with. A handler that answers synchronously is reported in the same tick,
- * without a promise. The call can be cancelled through `running` (by id) until it is reported,
- * and is cancelled by its deadline.
- */
-export function invoke(method: MethodDefinition, handler: Handler, request: unknown, info: AttemptInfo, running: Map<number, RunningCall>, outcome: Outcome): void {
-  const call = new RunningCall(method, info, running, outcome);
-  let result: unknown;
-  try {
-    result = handler(request, call);
-  } catch (error) {
-    return call.fail(error);
-  }
-  if (isPromiseLike(result)) {
-    result.then(
-      (value) => call.succeed(value),
-      (error: unknown) => call.fail(error),
-    );
-  } else call.succeed(result);
-}
-
-/**
  * One running call: the context its handler receives, and its cancellation, whose AbortSignal
  * is made only if the handler asks for it (creating an AbortController for every call costs
  * more than the rest of a small call in the worker). One object, because closures and an
- * object literal with a getter per call cost more than the rest of the call's bookkeeping.
+ * object literal with a getter per call cost more than the rest of the call's bookkeeping. Only
+ * a call whose handler returned a promise can be cancelled or pass its deadline while it runs:
+ * only such a call is registered in `running` and given a deadline timer. The methods that
+ * report the call are private, out of the handler's reach through its context.
  */
 export class RunningCall implements HandlerContext {
   readonly deadline: number | undefined;
@@ -60,22 +41,36 @@ export class RunningCall implements HandlerContext {
   readonly #id: number;
   readonly #running: Map<number, RunningCall>;
   readonly #outcome: Outcome;
-  readonly #timer: NodeJS.Timeout | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #registered = false;
   #controller: AbortController | undefined;
   #cancelled = false;
   #reason: unknown;
 
-  constructor(readonly method: MethodDefinition, info: AttemptInfo, running: Map<number, RunningCall>, outcome: Outcome) {
+  private constructor(readonly method: MethodDefinition, info: AttemptInfo, running: Map<number, RunningCall>, outcome: Outcome) {
     this.#id = info.id;
     this.attempt = info.attempt;
     this.#running = running;
     this.#outcome = outcome;
     this.deadline = info.timeoutMs > 0 ? Date.now() + info.timeoutMs : undefined;
-    this.#timer =
-      info.timeoutMs > 0
-        ? setTimeout(() => this.cancel(new AirlockError(Code.DeadlineExceeded, "the call's deadline passed")), info.timeoutMs).unref()
-        : undefined;
-    running.set(info.id, this);
+  }
+
+  /**
+   * Runs `handler` on a decoded request and reports once to `outcome`: its result, or what it
+   * threw or rejected with. A handler that answers synchronously is reported in the same tick,
+   * without a promise. An asynchronous one can be cancelled through `running` (by id) until it
+   * is reported, and is cancelled by its deadline.
+   */
+  static invoke(method: MethodDefinition, handler: Handler, request: unknown, info: AttemptInfo, running: Map<number, RunningCall>, outcome: Outcome): void {
+    const call = new RunningCall(method, info, running, outcome);
+    let result: unknown;
+    try {
+      result = handler(request, call);
+    } catch (error) {
+      return call.#fail(error);
+    }
+    if (isPromiseLike(result)) call.#await(result);
+    else call.#succeed(result);
   }
 
   get signal(): AbortSignal {
@@ -94,23 +89,38 @@ export class RunningCall implements HandlerContext {
     this.#controller?.abort(why);
   }
 
-  /** Reports the handler's result. */
-  succeed(result: unknown): void {
+  #await(result: PromiseLike<unknown>): void {
+    this.#registered = true;
+    this.#running.set(this.#id, this);
+    if (this.deadline !== undefined) {
+      const expire = () => this.cancel(new AirlockError(Code.DeadlineExceeded, "the call's deadline passed"));
+      this.#timer = setTimeout(expire, Math.max(0, this.deadline - Date.now())).unref();
+    }
+    result.then(
+      (value) => this.#succeed(value),
+      (error: unknown) => this.#fail(error),
+    );
+  }
+
+  #succeed(result: unknown): void {
     this.#done();
     this.#outcome.succeed(this.#id, this.method, result);
   }
 
-  /** Reports what the handler threw. */
-  fail(error: unknown): void {
+  #fail(error: unknown): void {
     this.#done();
     this.#outcome.fail(this.#id, error);
   }
 
   #done(): void {
+    if (!this.#registered) return;
     clearTimeout(this.#timer);
     this.#running.delete(this.#id);
   }
 }
+
+/** Runs a handler and reports how it ended: see RunningCall.invoke. */
+export const invoke = RunningCall.invoke;
 
 /** What a worker sends back for anything a handler threw: its code (UNKNOWN for a plain Error), message and stack. */
 export function errorBody(thrown: unknown): ErrorBody {

@@ -19,8 +19,10 @@ function substitute(bytes: Uint8Array, marker: number, value: number): Buffer {
 }
 
 serve(TestServiceDefinition, {
-  echo(request) {
+  async echo(request) {
     if (!request.text.startsWith("attack")) return { text: request.text, data: request.data, pid: process.pid };
+    // Once the handler has returned its promise, the call is among the running ones.
+    await null;
     const id = [...running.keys()].at(-1) ?? 0;
     channel!.write(substitute(substitute(request.data, 0xaaaaaaaa, id), 0xbbbbbbbb, generation));
     return new Promise<never>(() => undefined);
