@@ -183,16 +183,9 @@ function scalarWriter(type: ScalarType): ValueWriter {
         buffer[pos++] = value ? 1 : 0;
       };
     case ScalarType.DOUBLE:
-      return (value) => {
-        ensure(8);
-        pos = buffer.writeDoubleLE(value as number, pos);
-      };
+      return (value) => fixedWidth(8, Buffer.prototype.writeDoubleLE, value as number);
     case ScalarType.FLOAT:
-      return (value) => {
-        const number = float32Value(value);
-        ensure(4);
-        pos = buffer.writeFloatLE(number, pos);
-      };
+      return (value) => fixedWidth(4, Buffer.prototype.writeFloatLE, float32Value(value));
     case ScalarType.INT32:
       return int32;
     case ScalarType.UINT32:
@@ -203,27 +196,13 @@ function scalarWriter(type: ScalarType): ValueWriter {
         varint32(((number << 1) ^ (number >> 31)) >>> 0);
       };
     case ScalarType.FIXED32:
-      return (value) => {
-        const number = uint32Value(value);
-        ensure(4);
-        pos = buffer.writeUInt32LE(number, pos);
-      };
+      return (value) => fixedWidth(4, Buffer.prototype.writeUInt32LE, uint32Value(value));
     case ScalarType.SFIXED32:
-      return (value) => {
-        const number = int32Value(value);
-        ensure(4);
-        pos = buffer.writeInt32LE(number, pos);
-      };
+      return (value) => fixedWidth(4, Buffer.prototype.writeInt32LE, int32Value(value));
     case ScalarType.INT64:
-      return (value) => {
-        const { lo, hi } = protoInt64.enc(value as bigint);
-        varint64(lo, hi);
-      };
+      return (value) => varint64Of(protoInt64.enc(value as bigint));
     case ScalarType.UINT64:
-      return (value) => {
-        const { lo, hi } = protoInt64.uEnc(value as bigint);
-        varint64(lo, hi);
-      };
+      return (value) => varint64Of(protoInt64.uEnc(value as bigint));
     case ScalarType.SINT64:
       return (value) => {
         const { lo, hi } = protoInt64.enc(value as bigint);
@@ -235,6 +214,16 @@ function scalarWriter(type: ScalarType): ValueWriter {
     case ScalarType.SFIXED64:
       return (value) => fixed64(protoInt64.enc(value as bigint));
   }
+}
+
+// A fixed-width little-endian value, written by one of Buffer's writers.
+function fixedWidth(bytes: number, write: (this: Buffer, value: number, offset: number) => number, value: number): void {
+  ensure(bytes);
+  pos = write.call(buffer, value, pos);
+}
+
+function varint64Of({ lo, hi }: { lo: number; hi: number }): void {
+  varint64(lo, hi);
 }
 
 function fixed64({ lo, hi }: { lo: number; hi: number }): void {
@@ -417,28 +406,25 @@ function mapKeyConverter(type: ScalarType): (key: string) => unknown {
       return (key) => (key === "true" ? true : key === "false" ? false : key);
     case ScalarType.UINT64:
     case ScalarType.FIXED64:
-      return (key) => {
-        try {
-          return protoInt64.uParse(key);
-        } catch {
-          return key;
-        }
-      };
+      return (key) => parsedOr(key, protoInt64.uParse);
     case ScalarType.INT64:
     case ScalarType.SFIXED64:
     case ScalarType.SINT64:
-      return (key) => {
-        try {
-          return protoInt64.parse(key);
-        } catch {
-          return key;
-        }
-      };
+      return (key) => parsedOr(key, protoInt64.parse);
     default:
       return (key) => {
         const number = Number.parseInt(key);
         return Number.isFinite(number) ? number : key;
       };
+  }
+}
+
+// The key as a 64-bit integer, or as it is when it is none (the scalar writer then refuses it).
+function parsedOr(key: string, parse: (text: string) => bigint | string): unknown {
+  try {
+    return parse(key);
+  } catch {
+    return key;
   }
 }
 
