@@ -1,6 +1,7 @@
 import { create, fromBinary, type DescField, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { availableParallelism } from "node:os";
 import * as path from "node:path";
+import { circuitError, refusal, unencodable } from "./admission.js";
 import { createArenaFd, openWritableArena } from "./blob-arena.js";
 import { takeBlobs } from "./blob-fields.js";
 import { travelsAsBlob } from "./blob-hints.js";
@@ -379,7 +380,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
 
   function requeue(call: PendingCall): void {
     call.slot = undefined;
-    if (circuit.state === "open") return settle(call, circuitError(circuit.error, call));
+    if (circuit.state === "open") return settle(call, circuitError(circuit.error, call.method));
     call.state = "queued";
     queued += 1;
     (call.suspect ? suspects : retries).push(call);
@@ -459,7 +460,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     circuit.timer.unref();
     events.emit({ type: "circuit-opened", reason: error.rawMessage });
     for (const fifo of [suspects, retries, queue]) {
-      for (const call of fifo.drain()) settle(call, circuitError(error, call));
+      for (const call of fifo.drain()) settle(call, circuitError(error, call.method));
     }
     // Spares would only be started to die the same way; the probe decides when to go on.
     for (const slot of slots.values()) if (slot.role === "standby" || slot.role === "starting") endSlot(slot, "the circuit opened");
@@ -516,12 +517,9 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     request: MessageInitShape<I>,
     callOptions?: CallOptions,
   ): Promise<MessageShape<O>> {
-    if (closed) return refuse(method, Code.FailedPrecondition, "the pool is closed");
-    if (method.kind !== "unary") return refuse(method, Code.Unimplemented, `${method.path} is a ${method.kind} method; airlock runs unary methods only`);
-    if (circuit.state === "open") return refused(circuitError(circuit.error, { method }));
-    if (queued >= maxQueue) return refuse(method, Code.ResourceExhausted, `the pool's queue is full (${maxQueue} calls waiting)`);
     const signal = callOptions?.signal;
-    if (signal?.aborted) return refuse(method, Code.Cancelled, "the caller aborted the call");
+    const turnedAway = refusal(method, signal, { closed, circuit: circuit.state === "open" ? circuit.error : undefined, queued, maxQueue });
+    if (turnedAway) return refused(turnedAway);
     const overrides = options.methods?.[method.path];
     let policy: RetryPolicy;
     let encoded: EncodedRequest;
@@ -533,7 +531,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     try {
       encoded = encodeRequest(method, request);
     } catch (cause) {
-      return refuse(method, Code.InvalidArgument, `cannot encode ${method.input.typeName}: ${(cause as Error).message}`);
+      return refused(unencodable(method, cause));
     }
     stats.counts.calls += 1;
     const timeoutMs = callOptions?.timeoutMs;
@@ -589,10 +587,6 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     stats.counts.calls += 1;
     stats.settled(error.code, 0);
     return Promise.reject(error);
-  }
-
-  function refuse(method: MethodDefinition, code: Code, message: string): Promise<never> {
-    return refused(new AirlockError(code, message, { method: method.path }));
   }
 
   /** Settles a call, once: with its reply, or with `error`. */
@@ -737,11 +731,6 @@ function circuitOpenError(intensity: RestartIntensity | undefined, exit: WorkerE
     `workers crashed more than ${maxRestarts} times within ${withinMs} ms (last: worker ${exit.pid} ${exit.reason})`,
     { stderrTail: exit.stderrTail, pid: exit.pid },
   );
-}
-
-// The circuit's error, told to one call: same code and facts, with the call's method.
-function circuitError(error: AirlockError, call: { method: MethodDefinition }): AirlockError {
-  return new AirlockError(error.code, error.rawMessage, { ...error.details, method: call.method.path }, { cause: error.cause });
 }
 
 const methodPaths = new WeakMap<MethodDefinition, Buffer>();

@@ -4,6 +4,7 @@ import { availableParallelism } from "node:os";
 import * as path from "node:path";
 import { BroadcastChannel } from "node:worker_threads";
 import { Piscina, queueOptionsSymbol } from "piscina";
+import { circuitError, refusal, unencodable } from "./admission.js";
 import { travelsAsBlob } from "./blob-hints.js";
 import { Code } from "./code.js";
 import type { CallOptions, MethodDefinition, RetryPolicy } from "./definition.js";
@@ -187,23 +188,16 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
   // ---- calls ----
 
   function call<I extends DescMessage, O extends DescMessage>(method: MethodDefinition<I, O>, request: MessageInitShape<I>, callOptions: CallOptions = {}): Promise<MessageShape<O>> {
-    const refuse = (error: AirlockError) => {
-      stats.counts.calls += 1;
-      stats.settled(error.code, 0);
-      return Promise.reject(error);
-    };
-    const fail = (code: Code, message: string) => refuse(new AirlockError(code, message, { method: method.path }));
-    if (closed) return fail(Code.FailedPrecondition, "the pool is closed");
-    if (method.kind !== "unary") return fail(Code.Unimplemented, `${method.path} is a ${method.kind} method; airlock runs unary methods only`);
-    if (circuit.state === "open") return refuse(circuitError(circuit.error, method));
-    if (piscina.queueSize >= maxQueue) return fail(Code.ResourceExhausted, `the pool's queue is full (${maxQueue} calls waiting)`);
+    const { signal, timeoutMs } = callOptions;
+    const turnedAway = refusal(method, signal, { closed, circuit: circuit.state === "open" ? circuit.error : undefined, queued: piscina.queueSize, maxQueue });
+    if (turnedAway) return refused(turnedAway);
     let policy: RetryPolicy;
     let packed: PackedMessage;
     let sharedBytes = 0;
     try {
       policy = policyOf(method, callOptions.retry);
     } catch (error) {
-      return refuse(error as AirlockError);
+      return refused(error as AirlockError);
     }
     try {
       // Large bytes are copied once into shared memory, which every attempt then reads in place.
@@ -216,14 +210,13 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
         return shared;
       });
     } catch (cause) {
-      return fail(Code.InvalidArgument, `cannot encode ${method.input.typeName}: ${(cause as Error).message}`);
+      return refused(unencodable(method, cause));
     }
     stats.counts.calls += 1;
     blobBytes += sharedBytes;
     const id = nextCallId;
     nextCallId = nextCallId >= 0xffffffff ? 1 : nextCallId + 1;
     const attemptTimeoutMs = options.methods?.[method.path]?.attemptTimeoutMs ?? method.attemptTimeoutMs;
-    const { signal, timeoutMs } = callOptions;
     const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
     const startedAt = performance.now();
     let attemptNumber = 0;
@@ -350,7 +343,6 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
         abandon(new AirlockError(Code.Cancelled, "the caller aborted the call", { method: method.path }));
       }
 
-      if (signal?.aborted) return onAbort();
       signal?.addEventListener("abort", onAbort, { once: true });
       if (timeoutMs !== undefined) {
         deadlineTimer = setTimeout(
@@ -361,6 +353,13 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
       live.add(self);
       runAttempt();
     });
+  }
+
+  // Calls refused at the door count in the stats like any other failed call.
+  function refused(error: AirlockError): Promise<never> {
+    stats.counts.calls += 1;
+    stats.settled(error.code, 0);
+    return Promise.reject(error);
   }
 
   function kill(attempt: Attempt, cause: ExitCause, reason: string): void {
@@ -446,10 +445,6 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
   };
 }
 
-// The circuit's error, told to one call: same code and facts, with the call's method.
-function circuitError(error: AirlockError, method: MethodDefinition): AirlockError {
-  return new AirlockError(error.code, error.rawMessage, { ...error.details, method: method.path }, { cause: error.cause });
-}
 
 function isStartFailure(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === Code.WorkerStartFailed;
