@@ -10,7 +10,7 @@ import { move, transferableSymbol, valueSymbol } from "piscina";
 import { travelsAsBlob } from "./blob-hints.js";
 import { Code } from "./code.js";
 import { AirlockError } from "./errors.js";
-import { errorBody, invoke, type RunningCall } from "./invoke.js";
+import { errorBody, invoke, type Outcome, type RunningCall } from "./invoke.js";
 import { installHost, type Route } from "./serve.js";
 import { isShared, packMessage, unpackMessage, type ThreadAnswer, type ThreadTask, type ThreadWorkerData } from "./thread-wire.js";
 
@@ -70,12 +70,27 @@ function run(task: ThreadTask): ThreadAnswer | Promise<ThreadAnswer> {
   } catch (cause) {
     return { error: errorBody(new AirlockError(Code.InvalidArgument, `cannot decode ${method.input.typeName}: ${(cause as Error).message}`)) };
   }
-  return new Promise((resolve) => {
-    invoke(method, handler, request, task, running, {
-      succeed: (_id, _method, result) => resolve(reply(method.output, result)),
-      fail: (_id, error) => resolve({ error: errorBody(error) }),
-    });
-  });
+  invoke(method, handler, request, task, running, outcome);
+  const answer = syncAnswer;
+  if (answer === undefined) return new Promise((resolve) => waiting.set(task.id, resolve));
+  syncAnswer = undefined;
+  return answer;
+}
+
+// A handler that answers synchronously is answered without a promise: its answer is left in
+// `syncAnswer` while invoke() runs. Asynchronous answers resolve their task's promise.
+let syncAnswer: ThreadAnswer | undefined;
+const waiting = new Map<number, (answer: ThreadAnswer) => void>();
+const outcome: Outcome = {
+  succeed: (id, method, result) => answered(id, reply(method.output, result)),
+  fail: (id, error) => answered(id, { error: errorBody(error) }),
+};
+
+function answered(id: number, answer: ThreadAnswer): void {
+  const resolve = waiting.get(id);
+  if (!resolve) return void (syncAnswer = answer);
+  waiting.delete(id);
+  resolve(answer);
 }
 
 // Large reply bytes are copied once into buffers of their own and moved to the caller: the

@@ -27,8 +27,15 @@ const threadTerminated = "Terminating worker thread";
 /** What ended a thread under an attempt, as the crash facts of a process tell it. */
 type ThreadDeath = Pick<CrashFacts, "cause" | "exitCode" | "reason" | "stderrTail">;
 
-/** One attempt of a call (or a start-up probe); the load balancer sees it through the task's queueOptionsSymbol. */
+/**
+ * One attempt of a call (or a start-up probe); the load balancer sees it through the task's
+ * queueOptionsSymbol. It is also the abort signal piscina is given for the task: piscina
+ * registers its listener on it, and the pool calls that listener to drop or end the attempt.
+ */
 interface Attempt {
+  readonly aborted: false;
+  addEventListener(type: "abort", listener: () => void): void;
+  removeEventListener(): void;
   /** The thread the balancer gave it to; undefined while it waits in piscina's queue. */
   threadId: number | undefined;
   /** Set when the pool kills the thread running it (or drops it from the queue). */
@@ -40,7 +47,15 @@ interface Attempt {
 }
 
 function newAttempt(onStart: () => void = () => undefined): Attempt {
-  return { threadId: undefined, killed: undefined, abort: undefined, onStart };
+  return { aborted: false, addEventListener: rememberAbort, removeEventListener: forgetAbort, threadId: undefined, killed: undefined, abort: undefined, onStart };
+}
+
+function rememberAbort(this: Attempt, _type: "abort", listener: () => void): void {
+  this.abort = listener;
+}
+
+function forgetAbort(this: Attempt): void {
+  this.abort = undefined;
 }
 
 /** A call the pool has taken and not settled. */
@@ -267,12 +282,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
           request: packed,
           [queueOptionsSymbol]: attempt,
         };
-        const abortSignal = {
-          aborted: false,
-          addEventListener: (_: "abort", listener: () => void) => (attempt.abort = listener),
-          removeEventListener: () => (attempt.abort = undefined),
-        };
-        piscina.run(task, { signal: abortSignal }).then(
+        piscina.run(task, { signal: attempt }).then(
           (answer: ThreadAnswer) => {
             finished();
             if (settled) return;
