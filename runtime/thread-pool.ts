@@ -16,11 +16,14 @@ import { integerAtLeast, sharedDefaults } from "./pool-defaults.js";
 import { createRestartCounter } from "./restart-intensity.js";
 import { createPolicyResolver, createRetryThrottle } from "./retry.js";
 import { nextStep } from "./retry-decision.js";
+import { createSharedBufferPool } from "./shared-buffers.js";
 import { createStatsRecorder } from "./stats.js";
 import { isErrorAnswer, isShared, packMessage, unpackMessage, type PackedMessage, type ThreadAnswer, type ThreadTask, type ThreadWorkerData } from "./thread-wire.js";
 import { createWaiters } from "./waiters.js";
 
 const threadMain = path.join(__dirname, "thread-main.js");
+// Room kept for reusing the shared copies of large arguments between calls.
+const keptSharedBytes = 256 * 1024 * 1024;
 // What piscina fails the other tasks of a thread it terminates with.
 const threadTerminated = "Terminating worker thread";
 
@@ -90,6 +93,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
   // Each thread dies once, but piscina fails every task it was running with the same error.
   const deathsSeen = new WeakSet<object>();
   const allocated = new WeakSet<ArrayBufferLike>();
+  const sharedBuffers = createSharedBufferPool(keptSharedBytes);
   let blobBytes = 0;
   let running = 0;
   let nextCallId = 1;
@@ -209,6 +213,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
     let policy: RetryPolicy;
     let packed: PackedMessage;
     let sharedBytes = 0;
+    const copies: Uint8Array[] = [];
     try {
       policy = policyOf(method, callOptions.retry);
     } catch (error) {
@@ -219,12 +224,14 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
       packed = packMessage(method.input, create(method.input, request) as Record<string, unknown>, (bytes, field) => {
         if (isShared(bytes)) return bytes;
         if (!travelsAsBlob(bytes, field, thresholdBytes)) return undefined;
-        const shared = new Uint8Array(new SharedArrayBuffer(bytes.byteLength));
+        const shared = sharedBuffers.take(bytes.byteLength);
         shared.set(bytes);
         sharedBytes += bytes.byteLength;
+        copies.push(shared);
         return shared;
       });
     } catch (cause) {
+      for (const copy of copies) sharedBuffers.give(copy);
       return refused(unencodable(method, cause));
     }
     stats.counts.calls += 1;
@@ -248,7 +255,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
         if (settled) return;
         settled = true;
         live.delete(self);
-        blobBytes -= sharedBytes;
+        if (!current) releaseCopies();
         clearTimeout(deadlineTimer);
         clearTimeout(backoffTimer);
         signal?.removeEventListener("abort", onAbort);
@@ -256,6 +263,12 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
         if (error) reject(error);
         else resolve(reply as MessageShape<O>);
         wake();
+      }
+
+      // The copies are reused once the call is settled and no thread still runs an attempt of it.
+      function releaseCopies(): void {
+        blobBytes -= sharedBytes;
+        for (const copy of copies) sharedBuffers.give(copy);
       }
 
       function runAttempt(): void {
@@ -324,6 +337,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
           clearTimeout(attemptTimer);
           if (attempt.threadId !== undefined) running -= 1;
           if (current === attempt) current = undefined;
+          if (settled && !current) releaseCopies();
           wake();
         }
       }

@@ -185,6 +185,20 @@ describe("thread isolation", () => {
     expect(pool!.stats().blobBytes).toBe(0);
   });
 
+  test("kept shared copies of large arguments never carry stale bytes, and are held while a thread may read one", async () => {
+    await startThreads();
+    const sizes = [300_000, 1_000_000, 300_000, 200_000];
+    for (const [i, size] of sizes.entries()) {
+      const reply = await client.blobs({ data: pattern(size, 20 + i) });
+      expect(reply.seen[0]).toMatchObject({ length: size, checksum: checksum(pattern(size, 20 + i)), bufferBytes: BigInt(2 ** Math.ceil(Math.log2(size))) });
+    }
+    // A call abandoned by its deadline keeps its copy until its thread has answered.
+    const error = await rejection(client.blobs({ data: pattern(500_000, 30), delayMs: 300 }, { timeoutMs: 50 }));
+    expect(error.code).toBe(Code.DeadlineExceeded);
+    expect(pool!.stats().blobBytes).toBe(500_000);
+    expect(await eventually(() => pool!.stats().blobBytes === 0, 2000)).toBe(true);
+  });
+
   test("large result bytes come back in a buffer of their own, and the handler may keep its bytes", async () => {
     await startThreads();
     const reply = await client.blobs({ replyBytes: 8 * 1024 * 1024 });
