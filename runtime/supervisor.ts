@@ -7,21 +7,18 @@ import { takeBlobs } from "./blob-fields.js";
 import { travelsAsBlob } from "./blob-hints.js";
 import { copyReplyBlobs } from "./blob-results.js";
 import { Arena, encodeBlobTable } from "./blob-table.js";
-import { integerAtLeast, sharedDefaults } from "./pool-defaults.js";
+import { createPoolServices, integerAtLeast, sharedDefaults } from "./pool-shared.js";
 import { Code } from "./code.js";
 import type { CallOptions, MethodDefinition, RetryPolicy } from "./definition.js";
 import { AirlockError, type CrashFacts } from "./errors.js";
-import { createEventHub } from "./events.js";
 import { createFifo } from "./fifo.js";
 import { decodeJsonBody, decodeReplyBody, FrameFlag, FrameType, type Frame } from "./frame.js";
 import { errorFromBody } from "./invoke.js";
 import { nativeAddon } from "./native.js";
 import { encodeMessage } from "./proto-encode.js";
 import { isStopped, residentBytes } from "./proc.js";
-import { createRestartCounter, type RestartIntensity } from "./restart-intensity.js";
-import { createPolicyResolver, createRetryThrottle } from "./retry.js";
+import type { RestartIntensity } from "./restart-intensity.js";
 import { nextStep } from "./retry-decision.js";
-import { createStatsRecorder } from "./stats.js";
 import type { Pool, PoolOptions } from "./pool.js";
 import { createWaiters } from "./waiters.js";
 import { spawnWorker, type WorkerExit, type WorkerProcess, type WorkerSpawnOptions } from "./worker-process.js";
@@ -136,12 +133,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
   // Calls waiting out a backoff are in no queue and on no worker; close() must still see them.
   const backingOff = new Set<PendingCall>();
   const { wake, until } = createWaiters();
-  const events = createEventHub();
-  if (options.onEvent) events.on(options.onEvent);
-  const stats = createStatsRecorder();
-  const throttle = createRetryThrottle(options.retryThrottle);
-  const restarts = createRestartCounter(options.restartIntensity);
-  const policyOf = createPolicyResolver(options.methods);
+  const { events, stats, throttle, restarts, policyOf, refused } = createPoolServices(options);
   let circuit: Circuit = { state: "closed" };
   let failedStarts = 0;
   let queued = 0;
@@ -580,13 +572,6 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
         drain();
       }
     });
-  }
-
-  // Calls refused at the door count in the stats like any other failed call.
-  function refused(error: AirlockError): Promise<never> {
-    stats.counts.calls += 1;
-    stats.settled(error.code, 0);
-    return Promise.reject(error);
   }
 
   /** Settles a call, once: with its reply, or with `error`. */

@@ -9,15 +9,11 @@ import { travelsAsBlob } from "./blob-hints.js";
 import { Code } from "./code.js";
 import type { CallOptions, MethodDefinition, RetryPolicy } from "./definition.js";
 import { AirlockError, type CrashFacts, type ExitCause } from "./errors.js";
-import { createEventHub } from "./events.js";
 import { errorFromBody } from "./invoke.js";
 import type { Pool, PoolOptions } from "./pool.js";
-import { integerAtLeast, sharedDefaults } from "./pool-defaults.js";
-import { createRestartCounter } from "./restart-intensity.js";
-import { createPolicyResolver, createRetryThrottle } from "./retry.js";
+import { createPoolServices, integerAtLeast, sharedDefaults } from "./pool-shared.js";
 import { nextStep } from "./retry-decision.js";
 import { createSharedBufferPool } from "./shared-buffers.js";
-import { createStatsRecorder } from "./stats.js";
 import { isErrorAnswer, isShared, packMessage, unpackMessage, type PackedMessage, type ThreadAnswer, type ThreadTask, type ThreadWorkerData } from "./thread-wire.js";
 import { createWaiters } from "./waiters.js";
 
@@ -82,12 +78,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
   const coolDownMs = options.circuitCoolDownMs ?? sharedDefaults.circuitCoolDownMs;
   const startTimeoutMs = options.startTimeoutMs ?? sharedDefaults.startTimeoutMs;
   const thresholdBytes = options.blobs === false ? Infinity : (options.blobs?.thresholdBytes ?? sharedDefaults.blobThresholdBytes);
-  const events = createEventHub();
-  if (options.onEvent) events.on(options.onEvent);
-  const stats = createStatsRecorder();
-  const throttle = createRetryThrottle(options.retryThrottle);
-  const restarts = createRestartCounter(options.restartIntensity);
-  const policyOf = createPolicyResolver(options.methods);
+  const { events, stats, throttle, restarts, policyOf, refused } = createPoolServices(options);
   const { wake, until } = createWaiters();
   const live = new Set<LiveCall>();
   // Each thread dies once, but piscina fails every task it was running with the same error.
@@ -377,13 +368,6 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
       live.add(self);
       runAttempt();
     });
-  }
-
-  // Calls refused at the door count in the stats like any other failed call.
-  function refused(error: AirlockError): Promise<never> {
-    stats.counts.calls += 1;
-    stats.settled(error.code, 0);
-    return Promise.reject(error);
   }
 
   function kill(attempt: Attempt, cause: ExitCause, reason: string): void {

@@ -1,0 +1,42 @@
+import { Code } from "./code.js";
+import { AirlockError } from "./errors.js";
+import { createEventHub } from "./events.js";
+import type { PoolOptions } from "./pool.js";
+import { createRestartCounter } from "./restart-intensity.js";
+import { createPolicyResolver, createRetryThrottle } from "./retry.js";
+import { createStatsRecorder } from "./stats.js";
+
+/** Defaults of the options both isolations share. */
+export const sharedDefaults = {
+  startTimeoutMs: 10_000,
+  closeTimeoutMs: 5_000,
+  circuitCoolDownMs: 5_000,
+  cancelGraceMs: 1_000,
+  blobThresholdBytes: 64 * 1024,
+};
+
+/** Returns `value` if it is an integer of at least `min`, else throws INVALID_ARGUMENT naming the option. */
+export function integerAtLeast(min: number, value: number, name: string): number {
+  if (!Number.isInteger(value) || value < min) throw new AirlockError(Code.InvalidArgument, `${name} must be an integer >= ${min}, got ${value}`);
+  return value;
+}
+
+/** What every pool keeps, whatever its workers are: events, stats, the retry throttle, the restart counter, and each call's policy. */
+export function createPoolServices(options: PoolOptions) {
+  const events = createEventHub();
+  if (options.onEvent) events.on(options.onEvent);
+  const stats = createStatsRecorder();
+  return {
+    events,
+    stats,
+    throttle: createRetryThrottle(options.retryThrottle),
+    restarts: createRestartCounter(options.restartIntensity),
+    policyOf: createPolicyResolver(options.methods),
+    /** Turns a call away at the door: it counts in the stats like any other failed call. */
+    refused(error: AirlockError): Promise<never> {
+      stats.counts.calls += 1;
+      stats.settled(error.code, 0);
+      return Promise.reject(error);
+    },
+  };
+}
