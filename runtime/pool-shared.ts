@@ -13,6 +13,7 @@ export const sharedDefaults = {
   circuitCoolDownMs: 5_000,
   cancelGraceMs: 1_000,
   blobThresholdBytes: 64 * 1024,
+  standby: 1,
 };
 
 /** Returns `value` if it is an integer of at least `min`, else throws INVALID_ARGUMENT naming the option. */

@@ -46,7 +46,7 @@ export interface PoolOptions {
   readonly workers?: number;
   /** Calls one worker runs at the same time. Default 1, the safe choice for native libraries. */
   readonly concurrency?: number;
-  /** Spare workers kept started, so that a crash costs a retry rather than a process start. Default 1. Process isolation only. */
+  /** Spare workers kept started, so that a crash costs a retry rather than a worker start. Default 1. */
   readonly standby?: number;
   /** Calls that may wait for a worker; past it calls fail at once with RESOURCE_EXHAUSTED. Default: no limit. */
   readonly maxQueue?: number;
@@ -115,7 +115,7 @@ export interface Pool extends Channel {
 }
 
 
-const processOnly = ["standby", "heartbeatIntervalMs", "heartbeatTimeoutMs", "maxCallsPerWorker", "maxRssBytes", "forwardStderr", "maxFrameBytes"] as const;
+const processOnly = ["heartbeatIntervalMs", "heartbeatTimeoutMs", "maxCallsPerWorker", "maxRssBytes", "forwardStderr", "maxFrameBytes"] as const;
 
 /**
  * Starts the workers and resolves once all are ready; rejects with WORKER_START_FAILED if one

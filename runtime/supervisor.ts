@@ -90,7 +90,6 @@ type Circuit =
 const defaults = {
   ...sharedDefaults,
   maxFrameBytes: 512 * 1024 * 1024,
-  standby: 1,
   heartbeatIntervalMs: 1_000,
   heartbeatTimeoutMs: 5_000,
 };

@@ -43,10 +43,12 @@ interface Attempt {
   abort: (() => void) | undefined;
   /** Called once a thread has the attempt: arms its attempt timeout. */
   onStart(): void;
+  /** A start-up probe, which any thread may take, spares included. */
+  readonly probe: boolean;
 }
 
-function newAttempt(onStart: () => void = () => undefined): Attempt {
-  return { aborted: false, addEventListener: rememberAbort, removeEventListener: forgetAbort, threadId: undefined, killed: undefined, abort: undefined, onStart };
+function newAttempt(onStart: () => void = () => undefined, probe = false): Attempt {
+  return { aborted: false, addEventListener: rememberAbort, removeEventListener: forgetAbort, threadId: undefined, killed: undefined, abort: undefined, onStart, probe };
 }
 
 function rememberAbort(this: Attempt, _type: "abort", listener: () => void): void {
@@ -71,6 +73,7 @@ type Circuit = { readonly state: "closed" } | { readonly state: "open"; readonly
  */
 export async function createThreadPool(options: PoolOptions): Promise<Pool> {
   const size = integerAtLeast(1, options.workers ?? availableParallelism(), "workers");
+  const standby = integerAtLeast(0, options.standby ?? sharedDefaults.standby, "standby");
   const concurrency = integerAtLeast(1, options.concurrency ?? 1, "concurrency");
   const maxHeapMb = options.maxHeapMb === undefined ? undefined : integerAtLeast(1, options.maxHeapMb, "maxHeapMb");
   const maxQueue = options.maxQueue ?? Infinity;
@@ -99,8 +102,8 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
   const workerData: ThreadWorkerData = { module: path.resolve(options.worker), thresholdBytes, cancelChannel, startTimeoutMs };
   const piscina = new Piscina({
     filename: threadMain,
-    minThreads: size,
-    maxThreads: size,
+    minThreads: size + standby,
+    maxThreads: size + standby,
     concurrentTasksPerWorker: concurrency,
     loadBalancer: leastBusy,
     workerData,
@@ -115,17 +118,22 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
 
   // piscina's own balancer gives no second task to a thread running an abortable one, and every
   // attempt is abortable (that is how a hung thread is ended); this one goes by load alone, and
-  // tells the attempt which thread took it.
+  // tells the attempt which thread took it. It keeps at most `workers` threads busy: the others
+  // are warm spares, so that a thread's death costs a retry, not a thread start. piscina lists
+  // threads oldest first and appends replacements, so a spare takes over and a replacement
+  // becomes the spare.
   function leastBusy(task: object, threads: readonly { id: number; currentUsage: number; terminating: boolean; destroyed: boolean }[]) {
+    const attempt = (task as Record<symbol, Attempt>)[queueOptionsSymbol]!;
     // piscina reports a thread running one abortable task as infinitely busy.
     const usage = (thread: (typeof threads)[number]) => (thread.currentUsage === Infinity ? 1 : thread.currentUsage);
+    const alive = threads.filter((thread) => !thread.terminating && !thread.destroyed);
+    const mayWakeSpare = attempt.probe || alive.filter((thread) => usage(thread) > 0).length < size;
     let best: (typeof threads)[number] | null = null;
-    for (const thread of threads) {
-      if (thread.terminating || thread.destroyed || usage(thread) >= concurrency) continue;
+    for (const thread of alive) {
+      if (usage(thread) >= concurrency || (usage(thread) === 0 && !mayWakeSpare)) continue;
       if (!best || usage(thread) < usage(best)) best = thread;
     }
     if (best) {
-      const attempt = (task as Record<symbol, Attempt>)[queueOptionsSymbol]!;
       attempt.threadId = best.id;
       attempt.onStart();
     }
@@ -415,7 +423,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
     timeoutMs: 0,
     path: "",
     request: { bytes: new Uint8Array(0), blobs: undefined },
-    [queueOptionsSymbol]: newAttempt(),
+    [queueOptionsSymbol]: newAttempt(undefined, true),
   });
   const startTimer = (reject: (error: AirlockError) => void) =>
     setTimeout(() => reject(new AirlockError(Code.WorkerStartFailed, `worker threads (${options.worker}) did not start within ${startTimeoutMs} ms`)), startTimeoutMs);
@@ -423,7 +431,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
   try {
     await Promise.race([
       Promise.all(
-        Array.from({ length: size }, () => {
+        Array.from({ length: size + standby }, () => {
           const task = probe();
           return piscina.run(task) as Promise<ThreadAnswer>;
         }),

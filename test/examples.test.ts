@@ -66,7 +66,7 @@ test("image: sharp in workers gives the in-process output and refuses bad files 
 test.each([[[]], [["--threads"]]])("quickstart %j: a formatted reply, a burst of calls, a typed error, a clean close", async (args) => {
   const run = await runExample("quickstart", ...args);
   expectSuccess(run);
-  expect(run.stdout).toMatch(args.length ? /started 2 worker threads \(thread ids \d+, \d+\)/ : /started 2 workers and a warm spare \(pids \d+, \d+, \d+\)/);
+  expect(run.stdout).toMatch(args.length ? /started 2 worker threads and a warm spare \(thread ids \d+, \d+, \d+\)/ : /started 2 workers and a warm spare \(pids \d+, \d+, \d+\)/);
   expect(run.stdout).toMatch(/format -> "cart-17 has 3 items costing 9.75"/);
   expect(run.stdout).toMatch(/1000 calls in \d+ ms/);
   expect(run.stdout).toMatch(/a bad request -> INVALID_ARGUMENT/);

@@ -141,7 +141,7 @@ describe.each(isolations)("%s isolation", (isolation: Isolation) => {
       try {
         await startIn({
           worker: workerPath("flip-worker"),
-          ...(isolation === "process" ? { standby: 0 } : {}),
+          standby: 0,
           circuitCoolDownMs: 300,
           env: { ...process.env, AIRLOCK_TEST_FAIL_MARKER: marker },
         });
@@ -217,6 +217,16 @@ describe.each(isolations)("%s isolation", (isolation: Isolation) => {
     expect((await stuck).code).toBe(Code.Unavailable);
     expect(Date.now() - started).toBeLessThan(4000);
     expect(workersOf(pool!)).toEqual([]);
+  });
+
+  test("a warm spare takes over after a crash, so the retry does not wait for a worker start", async () => {
+    await startIn({ standby: 1 });
+    expect(workersOf(pool!)).toHaveLength(2);
+    const active = workerOf(await client.echo({ text: "which worker is active?" }));
+    const spare = workersOf(pool!).find((worker) => worker !== active);
+    const reply = await client.flaky({ failures: 1, how: fatal.how });
+    expect(workerOf(reply)).toBe(spare);
+    expect(await eventually(() => workersOf(pool!).length === 2 && !workersOf(pool!).includes(active))).toBe(true);
   });
 
   test("stats count calls, failures by code, retries and restarts, with latency percentiles", async () => {
@@ -295,7 +305,7 @@ describe("process isolation only", () => {
     expect(error.details.crashes).toHaveLength(1);
   });
 
-  describe("recycling and standby", () => {
+  describe("recycling", () => {
     test("a worker is replaced after maxCallsPerWorker calls, between calls, failing none", async () => {
       await start({ maxCallsPerWorker: 5 });
       const pids = new Set<number>();
@@ -313,27 +323,18 @@ describe("process isolation only", () => {
       expect(second.pid).not.toBe(first.pid);
       expect(events.find((event) => event.type === "worker-recycled")).toMatchObject({ pid: first.pid, reason: expect.stringMatching(/resident/) });
     });
-
-    test("a warm spare takes over after a crash, so the retry does not wait for a process start", async () => {
-      await start({ standby: 1 });
-      const { pid: active } = await client.echo({ text: "which worker is active?" });
-      const spare = pool!.pids().find((pid) => pid !== active);
-      const reply = await client.flaky({ failures: 1, how: "segfault" });
-      expect(reply.pid).toBe(spare);
-      expect(await eventually(() => pool!.pids().length === 2)).toBe(true);
-    });
   });
 });
 
 describe("thread isolation only", () => {
   test("options a thread pool cannot honour are refused by name", async () => {
-    const error = await rejection(createPool({ worker: workerPath("test-worker"), isolation: "thread", standby: 1, maxRssBytes: 1 << 30 }));
+    const error = await rejection(createPool({ worker: workerPath("test-worker"), isolation: "thread", heartbeatIntervalMs: 50, maxRssBytes: 1 << 30 }));
     expect(error.code).toBe(Code.InvalidArgument);
-    expect(error.message).toMatch(/standby, maxRssBytes: process isolation only/);
+    expect(error.message).toMatch(/heartbeatIntervalMs, maxRssBytes: process isolation only/);
   });
 
   test("workers are threads of this process, replaced when one dies", async () => {
-    await start({ isolation: "thread", workers: 2 });
+    await start({ isolation: "thread", workers: 2, standby: 0 });
     expect(pool!.pids()).toEqual([]);
     const before = pool!.threadIds();
     expect(before).toHaveLength(2);

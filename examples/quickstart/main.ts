@@ -11,7 +11,7 @@ async function main(): Promise<void> {
   const isolation = values.threads ? "thread" : "process";
   const startedAt = performance.now();
   const pool = await createPool({ worker: path.join(__dirname, "worker.js"), workers: 2, isolation });
-  const workers = isolation === "process" ? `2 workers and a warm spare (pids ${pool.pids().join(", ")})` : `2 worker threads (thread ids ${pool.threadIds().join(", ")})`;
+  const workers = isolation === "process" ? `2 workers and a warm spare (pids ${pool.pids().join(", ")})` : `2 worker threads and a warm spare (thread ids ${pool.threadIds().join(", ")})`;
   console.log(`started ${workers} in ${(performance.now() - startedAt).toFixed(0)} ms`);
   const client = createFormatServiceClient(pool);
 
