@@ -34,7 +34,7 @@ export type PoolEvent =
       readonly code: Code;
       readonly backoffMs: number;
     }
-  | { readonly type: "worker-recycled"; readonly pid: number; readonly reason: string }
+  | { readonly type: "worker-recycled"; readonly pid: number; readonly threadId?: number; readonly reason: string }
   | { readonly type: "circuit-opened"; readonly reason: string }
   | { readonly type: "circuit-closed" };
 

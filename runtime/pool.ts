@@ -64,7 +64,7 @@ export interface PoolOptions {
   readonly heartbeatIntervalMs?: number;
   /** A worker that has not answered a heartbeat for this long is killed if it is stopped or idle. Default 5000 ms. Process isolation only. */
   readonly heartbeatTimeoutMs?: number;
-  /** Replace a worker after it has served this many calls. Default: never. Process isolation only. */
+  /** Replace a worker after it has served this many calls. Default: never. */
   readonly maxCallsPerWorker?: number;
   /** Replace a worker whose resident memory (native allocations included) passes this. Default: never. Process isolation only. */
   readonly maxRssBytes?: number;
@@ -115,7 +115,7 @@ export interface Pool extends Channel {
 }
 
 
-const processOnly = ["heartbeatIntervalMs", "heartbeatTimeoutMs", "maxCallsPerWorker", "maxRssBytes", "forwardStderr", "maxFrameBytes"] as const;
+const processOnly = ["heartbeatIntervalMs", "heartbeatTimeoutMs", "maxRssBytes", "forwardStderr", "maxFrameBytes"] as const;
 
 /**
  * Starts the workers and resolves once all are ready; rejects with WORKER_START_FAILED if one

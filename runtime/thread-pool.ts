@@ -90,6 +90,12 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
   const sharedBuffers = createSharedBufferPool(keptSharedBytes);
   let blobBytes = 0;
   let running = 0;
+  const maxCallsPerWorker = options.maxCallsPerWorker ?? Infinity;
+  // For recycling: calls each thread has answered, calls on it now, and the threads that take no
+  // more calls and end once theirs are done.
+  const served = new Map<number, number>();
+  const onThread = new Map<number, number>();
+  const retiring = new Set<number>();
   let nextCallId = 1;
   let circuit: Circuit = { state: "closed" };
   let started = false;
@@ -111,6 +117,11 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
     ...(options.execArgv ? { execArgv: [...options.execArgv] } : {}),
     ...(options.env ? { env: options.env } : {}),
   });
+  piscina.on("workerDestroy", (worker: { id: number }) => {
+    served.delete(worker.id);
+    onThread.delete(worker.id);
+    retiring.delete(worker.id);
+  });
   piscina.on("workerCreate", (worker: { id: number }) => events.emit({ type: "worker-spawned", pid: process.pid, threadId: worker.id, reason: started ? "restart" : "start" }));
   // A thread that dies while idle (an uncaught error from a timer it left behind, a module that
   // failed to load in a replacement thread) fails no task.
@@ -126,7 +137,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
     const attempt = (task as Record<symbol, Attempt>)[queueOptionsSymbol]!;
     // piscina reports a thread running one abortable task as infinitely busy.
     const usage = (thread: (typeof threads)[number]) => (thread.currentUsage === Infinity ? 1 : thread.currentUsage);
-    const alive = threads.filter((thread) => !thread.terminating && !thread.destroyed);
+    const alive = threads.filter((thread) => !thread.terminating && !thread.destroyed && !retiring.has(thread.id));
     const mayWakeSpare = attempt.probe || alive.filter((thread) => usage(thread) > 0).length < size;
     let best: (typeof threads)[number] | null = null;
     for (const thread of alive) {
@@ -135,9 +146,25 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
     }
     if (best) {
       attempt.threadId = best.id;
+      if (!attempt.probe) onThread.set(best.id, (onThread.get(best.id) ?? 0) + 1);
       attempt.onStart();
     }
     return best as never;
+  }
+
+  /** Counts an attempt off its thread; a thread that has answered maxCallsPerWorker calls retires, and ends once idle. */
+  function leftThread(id: number | undefined, answered: boolean): void {
+    if (id === undefined || !onThread.has(id)) return;
+    onThread.set(id, onThread.get(id)! - 1);
+    const count = (served.get(id) ?? 0) + (answered ? 1 : 0);
+    served.set(id, count);
+    if (count >= maxCallsPerWorker && !retiring.has(id)) {
+      retiring.add(id);
+      stats.counts.recycled += 1;
+      events.emit({ type: "worker-recycled", pid: process.pid, threadId: id, reason: `recycled after ${count} calls` });
+    }
+    // piscina replaces a thread that exits with no task, as it does one that dies.
+    if (retiring.has(id) && onThread.get(id) === 0) void piscina.threads.find((thread) => thread.threadId === id)?.terminate();
   }
 
   // ---- deaths ----
@@ -296,7 +323,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
         };
         piscina.run(task, { signal: attempt }).then(
           (answer: ThreadAnswer) => {
-            finished();
+            finished(true);
             if (settled) return;
             if (isErrorAnswer(answer)) return attemptFailed(errorFromBody(answer.error as unknown as Record<string, unknown>, method.path, number));
             let reply: unknown;
@@ -310,7 +337,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
             settle(undefined, reply);
           },
           (error: Error) => {
-            finished();
+            finished(false);
             // Dropped from the queue: no thread was harmed.
             if (attempt.killed?.cause === "pool") return;
             if (isStartFailure(error)) return settle(startFailed(error, method.path));
@@ -332,8 +359,9 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
             );
           },
         );
-        function finished(): void {
+        function finished(answered: boolean): void {
           clearTimeout(attemptTimer);
+          leftThread(attempt.threadId, answered);
           if (attempt.threadId !== undefined) running -= 1;
           if (current === attempt) current = undefined;
           if (settled && !current) releaseCopies();
