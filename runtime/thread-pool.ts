@@ -15,16 +15,12 @@ import { createPoolServices, integerAtLeast, sharedDefaults } from "./pool-share
 import { nextStep } from "./retry-decision.js";
 import { createSharedBufferPool } from "./shared-buffers.js";
 import { isErrorAnswer, isShared, packMessage, unpackMessage, type PackedMessage, type ThreadAnswer, type ThreadTask, type ThreadWorkerData } from "./thread-wire.js";
+import { describeDeath, endedForAnotherCall, isStartFailure, type ThreadDeath } from "./thread-deaths.js";
 import { createWaiters } from "./waiters.js";
 
 const threadMain = path.join(__dirname, "thread-main.js");
 // Room kept for reusing the shared copies of large arguments between calls.
 const keptSharedBytes = 256 * 1024 * 1024;
-// What piscina fails the other tasks of a thread it terminates with.
-const threadTerminated = "Terminating worker thread";
-
-/** What ended a thread under an attempt, as the crash facts of a process tell it. */
-type ThreadDeath = Pick<CrashFacts, "cause" | "exitCode" | "reason" | "stderrTail">;
 
 /**
  * One attempt of a call (or a start-up probe); the load balancer sees it through the task's
@@ -169,17 +165,6 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
 
   // ---- deaths ----
 
-  function describeDeath(attempt: Attempt | undefined, error: Error): ThreadDeath {
-    if (attempt?.killed) return { ...attempt.killed, exitCode: null, stderrTail: "" };
-    if ((error as { code?: string }).code === "ERR_WORKER_OUT_OF_MEMORY") {
-      return { cause: "out-of-memory", exitCode: null, reason: `ran out of JavaScript heap (maxHeapMb ${maxHeapMb ?? "unset"})`, stderrTail: "" };
-    }
-    const exit = /^worker exited with code: (\d+)/.exec(error.message);
-    if (exit) return { cause: "exit", exitCode: Number(exit[1]), reason: `exited with code ${exit[1]}`, stderrTail: "" };
-    // An exception nothing caught ends a thread with code 1; its stack is what a process would print.
-    return { cause: "exit", exitCode: 1, reason: `exited with code 1 (uncaught ${error.name}: ${error.message})`, stderrTail: `Uncaught ${error.stack ?? error.message}` };
-  }
-
   /** The error of a thread whose module did not load (or serve): it opens the circuit, as a process's would. */
   function startFailed(error: Error, method: string | undefined): AirlockError {
     const message = (error as { rawMessage?: unknown }).rawMessage;
@@ -196,7 +181,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
 
   /** Counts a thread's death once, whatever number of attempts it took down, and opens the circuit past the restart intensity. */
   function threadDied(error: Error, attempt: Attempt | undefined): ThreadDeath {
-    const death = describeDeath(attempt, error);
+    const death = describeDeath(attempt?.killed, error, maxHeapMb);
     if (closed || deathsSeen.has(error)) return death;
     deathsSeen.add(error);
     const threadId = attempt?.threadId;
@@ -341,7 +326,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
             // Dropped from the queue: no thread was harmed.
             if (attempt.killed?.cause === "pool") return;
             if (isStartFailure(error)) return settle(startFailed(error, method.path));
-            if (error.message === threadTerminated && !settled) {
+            if (endedForAnotherCall(error) && !settled) {
               // The pool ended the thread for another call it ran: try again at no charge.
               charged -= 1;
               stats.counts.retries += 1;
@@ -487,9 +472,4 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
     allocBlob,
     releaseBlob,
   };
-}
-
-
-function isStartFailure(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === Code.WorkerStartFailed;
 }
