@@ -133,11 +133,13 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
     const attempt = (task as Record<symbol, Attempt>)[queueOptionsSymbol]!;
     // piscina reports a thread running one abortable task as infinitely busy.
     const usage = (thread: (typeof threads)[number]) => (thread.currentUsage === Infinity ? 1 : thread.currentUsage);
-    const alive = threads.filter((thread) => !thread.terminating && !thread.destroyed && !retiring.has(thread.id));
-    const mayWakeSpare = attempt.probe || alive.filter((thread) => usage(thread) > 0).length < size;
+    const takes = (thread: (typeof threads)[number]) => !thread.terminating && !thread.destroyed && !retiring.has(thread.id);
+    let busy = 0;
+    for (const thread of threads) if (takes(thread) && usage(thread) > 0) busy += 1;
+    const mayWakeSpare = attempt.probe || busy < size;
     let best: (typeof threads)[number] | null = null;
-    for (const thread of alive) {
-      if (usage(thread) >= concurrency || (usage(thread) === 0 && !mayWakeSpare)) continue;
+    for (const thread of threads) {
+      if (!takes(thread) || usage(thread) >= concurrency || (usage(thread) === 0 && !mayWakeSpare)) continue;
       if (!best || usage(thread) < usage(best)) best = thread;
     }
     if (best) {
