@@ -265,8 +265,8 @@ function messageWriter(schema: DescMessage): FieldWriter | null {
   return write;
 }
 
-// google.protobuf.Struct in a field (outside google.protobuf.Value) is a JSON object in messages.
-function holdsJson(schema: DescMessage, visiting: Set<DescMessage>): boolean {
+/** Whether a schema holds google.protobuf.Struct in a field (outside google.protobuf.Value): such a field is a JSON object in messages. */
+export function holdsJson(schema: DescMessage, visiting: Set<DescMessage>): boolean {
   if (visiting.has(schema)) return false;
   visiting.add(schema);
   return schema.fields.some((field) => {

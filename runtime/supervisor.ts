@@ -1,4 +1,4 @@
-import { create, fromBinary, type DescField, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import { create, type DescField, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { availableParallelism } from "node:os";
 import * as path from "node:path";
 import { circuitError, refusal, unencodable } from "./admission.js";
@@ -15,6 +15,7 @@ import { createFifo } from "./fifo.js";
 import { decodeJsonBody, decodeReplyBody, FrameFlag, FrameType, type Frame } from "./frame.js";
 import { errorFromBody } from "./invoke.js";
 import { nativeAddon } from "./native.js";
+import { decodeMessage } from "./proto-decode.js";
 import { encodeMessage } from "./proto-encode.js";
 import { isStopped, residentBytes } from "./proc.js";
 import type { RestartIntensity } from "./restart-intensity.js";
@@ -337,7 +338,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
 
   function decodeReply(worker: WorkerProcess, call: PendingCall, frame: Frame): unknown {
     const { reply, blobTable } = decodeReplyBody(frame);
-    const message = fromBinary(call.method.output, reply);
+    const message = decodeMessage(call.method.output, reply);
     if (blobTable) copyReplyBlobs(call.method.output, message as Record<string, unknown>, blobTable, worker.results);
     return message;
   }

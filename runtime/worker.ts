@@ -1,10 +1,11 @@
-import { create, fromBinary } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import type { Socket } from "node:net";
 import { Code } from "./code.js";
 import { AirlockError } from "./errors.js";
 import { createFrameReader, createFrameWriter, decodeCallBody, FrameType, jsonBody, type Frame, type FrameWriter } from "./frame.js";
 import { errorBody, invoke, type Outcome, type RunningCall } from "./invoke.js";
 import type { MethodDefinition } from "./definition.js";
+import { decodeMessage } from "./proto-decode.js";
 import { encodeMessage } from "./proto-encode.js";
 import { installHost, type Handler, type WorkerHost } from "./serve.js";
 import type { WorkerBlobs } from "./worker-blobs.js";
@@ -85,7 +86,7 @@ function runCall(conn: WorkerConnection, frame: Frame): void {
     method = route.method;
     handler = route.handler;
     try {
-      request = fromBinary(method.input, call.request);
+      request = decodeMessage(method.input, call.request);
     } catch (cause) {
       throw new AirlockError(Code.InvalidArgument, `cannot decode ${method.input.typeName}: ${(cause as Error).message}`);
     }
