@@ -7,13 +7,17 @@
  *   6  u16  attempt number (Call), else 0
  *   8  u32  call id, matching replies to calls; 0 for frames about the worker itself
  *   12 u32  time left to the call's deadline in ms (Call), 0 for none
- *   16      body: for Call, u16 method path length + UTF-8 path + protobuf request;
- *           for Reply the protobuf reply; for Error, Ready and StartFailed a JSON object;
- *           empty for Cancel, Release, Ping and Pong. With FrameFlag.Blobs, the protobuf
- *           bytes of a Call or Reply are preceded by u32 table length + a blob table.
+ *   16      body: for Call, u32 method number, then with FrameFlag.MethodPath u16 path
+ *           length + UTF-8 method path, then the protobuf request; for Reply the protobuf
+ *           reply; for Error, Ready and StartFailed a JSON object; empty for Cancel, Release,
+ *           Ping and Pong. With FrameFlag.Blobs, the protobuf bytes of a Call or Reply are
+ *           preceded by u32 table length + a blob table.
  *
  * The header is fixed so that a reader never parses text to find where a frame ends, and the
- * deadline travels as time left so that the two processes need not agree on clocks.
+ * deadline travels as time left so that the two processes need not agree on clocks. A method
+ * is named by its path only in the first call of it a worker receives, which gives the path a
+ * number for the calls after it: decoding the path of every call cost more than the rest of
+ * reading its frame.
  */
 import type { Socket } from "node:net";
 import { Code } from "./code.js";
@@ -41,6 +45,8 @@ const maxFrameType = FrameType.Release;
 /** Bits of the header's flags byte. */
 export const FrameFlag = {
   Blobs: 1,
+  /** A call that gives its method number a path: the first call of the method to this worker. */
+  MethodPath: 2,
 } as const;
 
 /**
@@ -76,24 +82,34 @@ export function jsonBody(value: unknown): Buffer {
   return Buffer.from(JSON.stringify(value), "utf8");
 }
 
-/** Splits a reply's body into its blob table (if flagged) and protobuf bytes. */
-export function decodeReplyBody(frame: Frame): { reply: Buffer; blobTable: Buffer | undefined } {
-  const { bytes, bodyStart, bodyEnd } = frame;
-  if (!(frame.flags & FrameFlag.Blobs)) return { reply: bytes.subarray(bodyStart, bodyEnd), blobTable: undefined };
-  const tableEnd = tableEndOf(frame, bodyStart);
-  return { reply: bytes.subarray(tableEnd, bodyEnd), blobTable: bytes.subarray(bodyStart + 4, tableEnd) };
+/** A reply's body: its blob table (if flagged), and where in `frame.bytes` its protobuf bytes begin (they end at `frame.bodyEnd`). */
+export function decodeReplyBody(frame: Frame): { protobufStart: number; blobTable: Buffer | undefined } {
+  return tableAndPayload(frame, frame.bodyStart);
 }
 
-/** Splits a call's body into its method path, blob table (if flagged) and request bytes. */
-export function decodeCallBody(frame: Frame): { path: string; request: Buffer; blobTable: Buffer | undefined } {
+/** A call's body: its method number, the method's path when the frame names it, its blob table (if flagged), and where its request begins. */
+export function decodeCallBody(frame: Frame): { method: number; path: string | undefined; protobufStart: number; blobTable: Buffer | undefined } {
   const { bytes, bodyStart, bodyEnd } = frame;
-  if (bodyEnd - bodyStart < 2) throw frameError("call frame too short for its method path length");
-  const pathEnd = bodyStart + 2 + bytes.readUInt16LE(bodyStart);
-  if (bodyEnd < pathEnd) throw frameError("call frame shorter than its method path");
-  const path = bytes.toString("utf8", bodyStart + 2, pathEnd);
-  if (!(frame.flags & FrameFlag.Blobs)) return { path, request: bytes.subarray(pathEnd, bodyEnd), blobTable: undefined };
-  const tableEnd = tableEndOf(frame, pathEnd);
-  return { path, request: bytes.subarray(tableEnd, bodyEnd), blobTable: bytes.subarray(pathEnd + 4, tableEnd) };
+  if (bodyEnd - bodyStart < 4) throw frameError("call frame too short for its method number");
+  const method = bytes.readUInt32LE(bodyStart);
+  let at = bodyStart + 4;
+  let path: string | undefined;
+  if (frame.flags & FrameFlag.MethodPath) {
+    if (bodyEnd - at < 2) throw frameError("call frame too short for its method path length");
+    const pathEnd = at + 2 + bytes.readUInt16LE(at);
+    if (bodyEnd < pathEnd) throw frameError("call frame shorter than its method path");
+    path = bytes.toString("utf8", at + 2, pathEnd);
+    at = pathEnd;
+  }
+  const { protobufStart, blobTable } = tableAndPayload(frame, at);
+  return { method, path, protobufStart, blobTable };
+}
+
+// The blob table at `at` (if flagged), and where the protobuf bytes after it begin.
+function tableAndPayload(frame: Frame, at: number): { protobufStart: number; blobTable: Buffer | undefined } {
+  if (!(frame.flags & FrameFlag.Blobs)) return { protobufStart: at, blobTable: undefined };
+  const tableEnd = tableEndOf(frame, at);
+  return { protobufStart: tableEnd, blobTable: frame.bytes.subarray(at + 4, tableEnd) };
 }
 
 // Where the blob table that starts at `at` (with its u32 length) ends, checked against the body.
@@ -190,10 +206,11 @@ export interface FrameWriter {
   /** Queues a frame other than a call or a reply, with its body if it has one. */
   frame(type: FrameType, id: number, body?: Uint8Array): void;
   /**
-   * Queues a call: the method path is passed pre-encoded because it is the same for every
-   * call; `blobTable` is passed when some request bytes travel in shared memory.
+   * Queues a call of method number `method`, with the method's path (pre-encoded) when the
+   * worker has not been told it yet; `blobTable` is passed when some request bytes travel in
+   * shared memory.
    */
-  call(id: number, attempt: number, timeoutMs: number, path: Buffer, request: Uint8Array, blobTable: Buffer | undefined): void;
+  call(id: number, attempt: number, timeoutMs: number, method: number, path: Buffer | undefined, request: Uint8Array, blobTable: Buffer | undefined): void;
   /** Queues a reply, with its blob table when some reply bytes travel in shared memory. */
   reply(id: number, reply: Uint8Array, blobTable: Buffer | undefined): void;
 }
@@ -233,8 +250,9 @@ export function createFrameWriter(socket: Socket): FrameWriter {
     socket.uncork();
   };
 
-  function queue(type: FrameType, flags: number, attempt: number, id: number, timeoutMs: number, path: Buffer | undefined, table: Buffer | undefined, payload: Uint8Array): void {
-    const prefixBytes = headerSize + (path ? 2 + path.length : 0) + (table ? 4 + table.length : 0);
+  // `method` is a call's method number (undefined for other frames), `path` its path if named.
+  function queue(type: FrameType, flags: number, attempt: number, id: number, timeoutMs: number, method: number | undefined, path: Buffer | undefined, table: Buffer | undefined, payload: Uint8Array): void {
+    const prefixBytes = headerSize + (method === undefined ? 0 : 4) + (path ? 2 + path.length : 0) + (table ? 4 + table.length : 0);
     const copied = payload.length <= copyLimitBytes;
     const slabNeeds = prefixBytes + (copied ? payload.length : 0);
     if (end + slabNeeds > slab.length) {
@@ -244,6 +262,10 @@ export function createFrameWriter(socket: Socket): FrameWriter {
     }
     writeHeader(slab, end, prefixBytes + payload.length, type, flags, attempt, id, timeoutMs);
     end += headerSize;
+    if (method !== undefined) {
+      slab.writeUInt32LE(method, end);
+      end += 4;
+    }
     if (path) {
       slab.writeUInt16LE(path.length, end);
       end += 2 + path.copy(slab, end + 2);
@@ -266,10 +288,10 @@ export function createFrameWriter(socket: Socket): FrameWriter {
   }
 
   return {
-    frame: (type, id, body = emptyBody) => queue(type, 0, 0, id, 0, undefined, undefined, body),
-    call: (id, attempt, timeoutMs, path, request, blobTable) =>
-      queue(FrameType.Call, blobTable ? FrameFlag.Blobs : 0, attempt, id, timeoutMs, path, blobTable, request),
-    reply: (id, reply, blobTable) => queue(FrameType.Reply, blobTable ? FrameFlag.Blobs : 0, 0, id, 0, undefined, blobTable, reply),
+    frame: (type, id, body = emptyBody) => queue(type, 0, 0, id, 0, undefined, undefined, undefined, body),
+    call: (id, attempt, timeoutMs, method, path, request, blobTable) =>
+      queue(FrameType.Call, (blobTable ? FrameFlag.Blobs : 0) | (path ? FrameFlag.MethodPath : 0), attempt, id, timeoutMs, method, path, blobTable, request),
+    reply: (id, reply, blobTable) => queue(FrameType.Reply, blobTable ? FrameFlag.Blobs : 0, 0, id, 0, undefined, undefined, blobTable, reply),
   };
 }
 

@@ -42,6 +42,8 @@ interface Slot {
   /** Set when the pool ends the worker on purpose (recycling, close): its exit is no crash. */
   expectedExit: string | undefined;
   pingSentAt: number | undefined;
+  /** By method number: whether a call has given this worker the method's path. */
+  readonly named: boolean[];
 }
 
 interface PendingCall {
@@ -154,6 +156,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
       blameless: false,
       expectedExit: undefined,
       pingSentAt: undefined,
+      named: [],
     };
     slots.set(slot.process, slot);
     events.emit({ type: "worker-spawned", pid: slot.process.pid, reason });
@@ -337,8 +340,8 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
   }
 
   function decodeReply(worker: WorkerProcess, call: PendingCall, frame: Frame): unknown {
-    const { reply, blobTable } = decodeReplyBody(frame);
-    const message = decodeMessage(call.method.output, reply);
+    const { protobufStart, blobTable } = decodeReplyBody(frame);
+    const message = decodeMessage(call.method.output, frame.bytes, protobufStart, frame.bodyEnd);
     if (blobTable) copyReplyBlobs(call.method.output, message as Record<string, unknown>, blobTable, worker.results);
     return message;
   }
@@ -369,6 +372,18 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
   }
 
   // ---- dispatch ----
+
+  // Each method this pool has called, with its number in call frames and its encoded path.
+  const methodNames = new Map<MethodDefinition, { readonly number: number; readonly path: Buffer }>();
+
+  function methodName(method: MethodDefinition): { readonly number: number; readonly path: Buffer } {
+    let name = methodNames.get(method);
+    if (!name) {
+      name = { number: methodNames.size, path: Buffer.from(method.path, "utf8") };
+      methodNames.set(method, name);
+    }
+    return name;
+  }
 
   function requeue(call: PendingCall): void {
     call.slot = undefined;
@@ -440,7 +455,10 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
       }, limit);
     }
     const timeLeft = call.deadline === undefined ? 0 : Math.max(1, call.deadline - call.dispatchedAt);
-    slot.process.writer.call(call.id, call.attempt, timeLeft, methodPath(call.method), call.request, call.blobTable);
+    const { number, path } = methodName(call.method);
+    const named = slot.named[number] === true;
+    if (!named) slot.named[number] = true;
+    slot.process.writer.call(call.id, call.attempt, timeLeft, number, named ? undefined : path, call.request, call.blobTable);
   }
 
   // ---- circuit ----
@@ -716,17 +734,6 @@ function circuitOpenError(intensity: RestartIntensity | undefined, exit: WorkerE
     `workers crashed more than ${maxRestarts} times within ${withinMs} ms (last: worker ${exit.pid} ${exit.reason})`,
     { stderrTail: exit.stderrTail, pid: exit.pid },
   );
-}
-
-const methodPaths = new WeakMap<MethodDefinition, Buffer>();
-
-function methodPath(method: MethodDefinition): Buffer {
-  let encoded = methodPaths.get(method);
-  if (!encoded) {
-    encoded = Buffer.from(method.path, "utf8");
-    methodPaths.set(method, encoded);
-  }
-  return encoded;
 }
 
 function mebibytes(bytes: number): string {

@@ -13,6 +13,8 @@ import type { WorkerBlobs } from "./worker-blobs.js";
 /** The worker end of the control channel; one per worker process, set up by worker-main. */
 interface WorkerConnection extends WorkerHost, Outcome {
   readonly running: Map<number, RunningCall>;
+  /** Method paths by the numbers the parent gave them (see FrameFlag.MethodPath). */
+  readonly methodPaths: string[];
   readonly writer: FrameWriter;
   readonly blobs: WorkerBlobs | undefined;
 }
@@ -23,6 +25,7 @@ export function openWorkerConnection(socket: Socket, maxFrameBytes: number, blob
   const conn: WorkerConnection = {
     routes: new Map(),
     running: new Map(),
+    methodPaths: [],
     writer: createFrameWriter(socket),
     blobs,
     served() {
@@ -79,14 +82,18 @@ function runCall(conn: WorkerConnection, frame: Frame): void {
   let request: unknown;
   try {
     const call = decodeCallBody(frame);
-    const route = conn.routes.get(call.path);
+    if (call.path !== undefined) conn.methodPaths[call.method] = call.path;
+    const path = conn.methodPaths[call.method];
+    if (path === undefined) throw new AirlockError(Code.Protocol, `a call names method number ${call.method}, which no call has given a path`);
+    // Looked up on every call, as serve() may add routes after the first call of a method.
+    const route = conn.routes.get(path);
     if (!route?.handler) {
-      throw new AirlockError(Code.Unimplemented, `method ${call.path} is not served by worker ${process.pid}`);
+      throw new AirlockError(Code.Unimplemented, `method ${path} is not served by worker ${process.pid}`);
     }
     method = route.method;
     handler = route.handler;
     try {
-      request = decodeMessage(method.input, call.request);
+      request = decodeMessage(method.input, frame.bytes, call.protobufStart, frame.bodyEnd);
     } catch (cause) {
       throw new AirlockError(Code.InvalidArgument, `cannot decode ${method.input.typeName}: ${(cause as Error).message}`);
     }

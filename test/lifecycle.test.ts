@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import * as path from "node:path";
 import { AirlockError, Code, createPool } from "airlock";
+import { createPresenceServiceClient } from "./gen/airlock/test/v1/presence_airlock.js";
 import { createTestServiceClient } from "./gen/airlock/test/v1/test_airlock.js";
 import { workerPath } from "./support/crashy.js";
 import { checkLeaksAfterEach, eventually, hasExited, isAlive } from "./support/leaks.js";
@@ -37,6 +38,18 @@ test("a worker that never calls serve() fails the start after the start timeout,
   expect(error.code).toBe(Code.WorkerStartFailed);
   expect(error.message).toMatch(/did not call serve\(\) within 300 ms/);
   expect(Date.now() - started).toBeLessThan(3000);
+});
+
+test("a method served after the worker reported ready answers, though it was called before", async () => {
+  const pool = await createPool({ worker: workerPath("late-serve-worker"), workers: 1, standby: 0 });
+  try {
+    const presence = createPresenceServiceClient(pool);
+    await expect(presence.inspect({ greeting: "early" }, { retry: false })).rejects.toMatchObject({ code: Code.Unimplemented });
+    await createTestServiceClient(pool).echo({ text: "serve presence" });
+    await expect(presence.inspect({ greeting: "now" })).resolves.toMatchObject({ greeting: "late now" });
+  } finally {
+    await pool.close();
+  }
 });
 
 test("close() leaves no worker process behind", async () => {
