@@ -16,8 +16,16 @@ export interface TakenBlob<T> {
 
 type Message = Record<string, unknown>;
 
+/** A field through which a bytes value can be reached: a bytes field, or a message that holds one. */
+interface BytesHolder {
+  readonly field: DescField;
+  readonly isBytes: boolean;
+  /** The field's message type, when it is a message or a list of messages. */
+  readonly schema: DescMessage | undefined;
+}
+
 const placeholder = new Uint8Array(0);
-const bytesHolders = new WeakMap<DescMessage, readonly DescField[]>();
+const bytesHolders = new WeakMap<DescMessage, readonly BytesHolder[]>();
 
 /**
  * Walks every bytes value of `message` (nested messages, lists and oneofs included; maps are
@@ -40,22 +48,25 @@ export function takeBlobs<T>(
 // taken, so that walking values that stay costs no allocation.
 function walk<T>(schema: DescMessage, message: Message, path: BlobPathStep[], take: (bytes: Uint8Array, field: DescField) => T | undefined, taken: TakenBlob<T>[]) {
   let copy: Message | undefined;
-  for (const field of fieldsHoldingBytes(schema)) {
+  const holders = fieldsHoldingBytes(schema);
+  for (let i = 0; i < holders.length; i++) {
+    const holder = holders[i]!;
+    const { field } = holder;
     if (field.oneof) {
       const chosen = message[field.oneof.localName] as { case?: string; value?: unknown } | undefined;
       if (chosen?.case !== field.localName) continue;
-      const value = visit(field, chosen.value, path, -1, take, taken);
+      const value = visit(holder, chosen.value, path, -1, take, taken);
       if (value !== undefined) (copy ??= { ...message })[field.oneof.localName] = { case: field.localName, value };
     } else if (field.fieldKind === "list") {
       const list = message[field.localName] as unknown[];
       let listCopy: unknown[] | undefined;
       for (let index = 0; index < list.length; index++) {
-        const value = visit(field, list[index], path, index, take, taken);
+        const value = visit(holder, list[index], path, index, take, taken);
         if (value !== undefined) (listCopy ??= list.slice())[index] = value;
       }
       if (listCopy) (copy ??= { ...message })[field.localName] = listCopy;
     } else {
-      const value = visit(field, message[field.localName], path, -1, take, taken);
+      const value = visit(holder, message[field.localName], path, -1, take, taken);
       if (value !== undefined) (copy ??= { ...message })[field.localName] = value;
     }
   }
@@ -64,21 +75,20 @@ function walk<T>(schema: DescMessage, message: Message, path: BlobPathStep[], ta
 
 // Returns the value to put in place of `value` (found at `path` + field[index]), or undefined to keep it.
 function visit<T>(
-  field: DescField,
+  { field, isBytes, schema }: BytesHolder,
   value: unknown,
   path: BlobPathStep[],
   index: number,
   take: (bytes: Uint8Array, field: DescField) => T | undefined,
   taken: TakenBlob<T>[],
 ) {
-  if (isBytesField(field)) {
+  if (isBytes) {
     if (!(value instanceof Uint8Array)) return undefined;
     const token = take(value, field);
     if (token === undefined) return undefined;
     taken.push({ path: [...path, { field: field.number, index }], token });
     return placeholder;
   }
-  const schema = messageOf(field);
   // Wrapper types such as BytesValue arrive unboxed: they are not walked.
   if (!schema || typeof value !== "object" || value === null || value instanceof Uint8Array) return undefined;
   path.push({ field: field.number, index });
@@ -137,13 +147,15 @@ function messageOf(field: DescField): DescMessage | undefined {
 }
 
 // The fields through which a bytes value can be reached, computed once per schema.
-function fieldsHoldingBytes(schema: DescMessage): readonly DescField[] {
-  let fields = bytesHolders.get(schema);
-  if (!fields) {
-    fields = schema.fields.filter((field) => isBytesField(field) || reachesBytes(messageOf(field), new Set()));
-    bytesHolders.set(schema, fields);
+function fieldsHoldingBytes(schema: DescMessage): readonly BytesHolder[] {
+  let holders = bytesHolders.get(schema);
+  if (!holders) {
+    holders = schema.fields
+      .map((field) => ({ field, isBytes: isBytesField(field), schema: messageOf(field) }))
+      .filter((holder) => holder.isBytes || reachesBytes(holder.schema, new Set()));
+    bytesHolders.set(schema, holders);
   }
-  return fields;
+  return holders;
 }
 
 function reachesBytes(schema: DescMessage | undefined, visiting: Set<DescMessage>): boolean {

@@ -12,11 +12,11 @@
  * schema. Schemas holding google.protobuf.Struct fields (JSON objects in messages) go through
  * fromBinary, as they go through toBinary in proto-encode.
  */
-import { create, fromBinary, protoInt64, ScalarType, type DescField, type DescMessage } from "@bufbuild/protobuf";
+import { fromBinary, protoInt64, ScalarType, type DescField, type DescMessage } from "@bufbuild/protobuf";
 import { scalarZeroValue } from "@bufbuild/protobuf/reflect";
 import { getTextEncoding } from "@bufbuild/protobuf/wire";
 import { isWrapperDesc } from "@bufbuild/protobuf/wkt";
-import { holdsJson } from "./proto-encode.js";
+import { createMessage as create, holdsJson } from "./proto-encode.js";
 
 type Message = Record<string, unknown>;
 type UnknownField = { no: number; wireType: number; data: Uint8Array };

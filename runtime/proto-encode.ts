@@ -24,6 +24,12 @@ const legacyRequired = 3;
 const slabBytes = 64 * 1024;
 const asciiFastPathLength = 32;
 
+/**
+ * protobuf-es's create(), bound once: the package's index re-exports it through a getter, which
+ * CommonJS code runs on every call, and hot paths create a few messages per call.
+ */
+export const createMessage = create;
+
 let buffer = Buffer.allocUnsafeSlow(slabBytes);
 // Where the message being written begins in the slab, and where it has got to.
 let start = 0;
@@ -36,7 +42,8 @@ export function encodeMessage(schema: DescMessage, message: object): Buffer {
   const write = messageWriter(schema);
   if (!write) return toBuffer(toBinary(schema, message as never));
   pos = start;
-  forks.length = 0;
+  // Setting the length costs a call into the runtime; only a message that threw leaves forks.
+  if (forks.length > 0) forks.length = 0;
   write(message as Message);
   const bytes = buffer.subarray(start, pos);
   start = pos;
@@ -312,7 +319,7 @@ function namedScalarWriter(type: ScalarType, field: DescField): ValueWriter {
 function childWriter(fieldNo: number, schema: DescMessage, delimited: boolean): ValueWriter {
   // Resolved on first use: the schema may be the one being compiled.
   let write: FieldWriter | undefined;
-  const writeChild = (child: unknown) => (write ??= messageWriter(schema)!)((child ?? create(schema)) as Message);
+  const writeChild = (child: unknown) => (write ??= messageWriter(schema)!)((child ?? createMessage(schema)) as Message);
   if (delimited) {
     return (child) => {
       tag(fieldNo, WireType.StartGroup);

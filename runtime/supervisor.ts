@@ -1,4 +1,4 @@
-import { create, type DescField, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import { type DescField, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { availableParallelism } from "node:os";
 import * as path from "node:path";
 import { circuitError, refusal, unencodable } from "./admission.js";
@@ -16,7 +16,7 @@ import { decodeJsonBody, decodeReplyBody, FrameFlag, FrameType, type Frame } fro
 import { errorFromBody } from "./invoke.js";
 import { nativeAddon } from "./native.js";
 import { decodeMessage } from "./proto-decode.js";
-import { encodeMessage } from "./proto-encode.js";
+import { createMessage, encodeMessage } from "./proto-encode.js";
 import { isStopped, residentBytes } from "./proc.js";
 import type { RestartIntensity } from "./restart-intensity.js";
 import { nextStep } from "./retry-decision.js";
@@ -635,7 +635,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
   // Encodes a request; large bytes (and blobs from allocBlob) go to the argument arena, once
   // for all attempts, and the frame carries their handles.
   function encodeRequest(method: MethodDefinition, request: unknown): EncodedRequest {
-    const message = create(method.input, request as never) as Record<string, unknown>;
+    const message = createMessage(method.input, request as never) as Record<string, unknown>;
     const { message: withHandles, taken } = takeArgument ? takeBlobs(method.input, message, takeArgument) : { message, taken: [] };
     if (taken.length === 0) return { bytes: encodeMessage(method.input, message), blobTable: undefined, leases: noLeases };
     const leases = taken.map(({ token }) => token.lease);

@@ -1,4 +1,3 @@
-import { create } from "@bufbuild/protobuf";
 import type { Socket } from "node:net";
 import { Code } from "./code.js";
 import { AirlockError } from "./errors.js";
@@ -6,7 +5,7 @@ import { createFrameReader, createFrameWriter, decodeCallBody, FrameType, jsonBo
 import { errorBody, invoke, type Outcome, type RunningCall } from "./invoke.js";
 import type { MethodDefinition } from "./definition.js";
 import { decodeMessage } from "./proto-decode.js";
-import { encodeMessage } from "./proto-encode.js";
+import { createMessage, encodeMessage } from "./proto-encode.js";
 import { installHost, type Handler, type WorkerHost } from "./serve.js";
 import type { WorkerBlobs } from "./worker-blobs.js";
 
@@ -37,7 +36,7 @@ export function openWorkerConnection(socket: Socket, maxFrameBytes: number, blob
     succeed(id, method, result) {
       const { output } = method;
       try {
-        let reply = create(output, result as never) as Record<string, unknown>;
+        let reply = createMessage(output, result as never) as Record<string, unknown>;
         let blobTable: Buffer | undefined;
         if (blobs) ({ reply, blobTable } = blobs.takeReplyBlobs(output, reply, id));
         conn.writer.reply(id, encodeMessage(output, reply), blobTable);
