@@ -11,7 +11,7 @@ export interface AttemptHistory {
   readonly charged: number;
   /** Crash facts of every charged attempt that crashed its worker. */
   readonly crashes: readonly CrashFacts[];
-  /** Absolute deadline in Date.now() ms, if the call has one. */
+  /** Absolute deadline in ms, on the clock `now` is read from, if the call has one. */
   readonly deadline: number | undefined;
 }
 

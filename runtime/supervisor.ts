@@ -52,6 +52,7 @@ interface PendingCall {
   readonly request: Uint8Array;
   readonly policy: RetryPolicy;
   readonly attemptTimeoutMs: number | undefined;
+  /** When the call must be done, on the clock of performance.now() as all the call's times are. */
   readonly deadline: number | undefined;
   readonly startedAt: number;
   /** Handles of the request's blobs, and the argument arena allocations they hold until the call is done. */
@@ -245,7 +246,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     const crashed = !expected && slot.role !== "starting";
     events.emit({ type: "worker-exited", pid: exit.pid, exitCode: exit.exitCode, signal: exit.signal, cause: exit.cause, reason: exit.reason, expected: !crashed });
     const alone = slot.calls.size === 1;
-    const now = Date.now();
+    const now = performance.now();
     for (const call of slot.calls.values()) {
       if (call.state === "settled") {
         freeLeases(call);
@@ -278,7 +279,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
       stats.counts.crashes += 1;
       if (circuit.state === "half-open") {
         openCircuit(new AirlockError(Code.CircuitOpen, `the probe worker ${exit.reason}`));
-      } else if (restarts.record(now)) {
+      } else if (restarts.record(Date.now())) {
         openCircuit(circuitOpenError(options.restartIntensity, exit));
       } else {
         stats.counts.restarts += 1;
@@ -356,7 +357,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
       { method: call.method.path, policy: call.policy, charged: call.charged, crashes: call.crashes, deadline: call.deadline },
       failure,
       throttle,
-      Date.now(),
+      performance.now(),
     );
     if ("error" in step) return settle(call, step.error);
     stats.counts.retries += 1;
@@ -437,13 +438,14 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     return best;
   }
 
-  function dispatch(call: PendingCall, slot: Slot): void {
+  // `now` is passed by a call dispatched in the tick it was made, which has just read the clock.
+  function dispatch(call: PendingCall, slot: Slot, now = performance.now()): void {
     queued -= 1;
     call.state = "running";
     call.slot = slot;
     call.attempt += 1;
     call.charged += 1;
-    call.dispatchedAt = Date.now();
+    call.dispatchedAt = now;
     slot.calls.set(call.id, call);
     if (call.suspect) slot.exclusive = true;
     if (call.attemptTimeoutMs !== undefined) {
@@ -545,6 +547,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     }
     stats.counts.calls += 1;
     const timeoutMs = callOptions?.timeoutMs;
+    const startedAt = performance.now();
     return new Promise<MessageShape<O>>((resolve, reject) => {
       const pending: PendingCall = {
         id: nextCallId,
@@ -554,8 +557,8 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
         leases: encoded.leases,
         policy,
         attemptTimeoutMs: overrides?.attemptTimeoutMs ?? method.attemptTimeoutMs,
-        deadline: timeoutMs === undefined ? undefined : Date.now() + timeoutMs,
-        startedAt: performance.now(),
+        deadline: timeoutMs === undefined ? undefined : startedAt + timeoutMs,
+        startedAt,
         state: "queued",
         attempt: 0,
         charged: 0,
@@ -584,7 +587,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
       queued += 1;
       // With no other call waiting, a free worker takes it at once, past the queues.
       const free = queued === 1 ? leastBusySlot() : undefined;
-      if (free) dispatch(pending, free);
+      if (free) dispatch(pending, free, startedAt);
       else {
         queue.push(pending);
         drain();
