@@ -3,7 +3,7 @@
  * host and loads the user's worker module before the first task; each task then runs its
  * handler through the same invocation as in a worker process.
  */
-import { create } from "@bufbuild/protobuf";
+import { create, type DescField } from "@bufbuild/protobuf";
 import { pathToFileURL } from "node:url";
 import { BroadcastChannel, threadId, workerData } from "node:worker_threads";
 import { move, transferableSymbol, valueSymbol } from "piscina";
@@ -97,19 +97,25 @@ function answered(id: number, answer: ThreadAnswer): void {
 // handler may still hold (and reuse) the bytes it returned, so those are never moved.
 function reply(schema: Route["method"]["output"], result: unknown): ThreadAnswer {
   try {
-    const moved: ArrayBuffer[] = [];
-    const packed = packMessage(schema, create(schema, result as never) as Record<string, unknown>, (bytes, field) => {
-      if (isShared(bytes)) return bytes;
-      if (!travelsAsBlob(bytes, field, settings.thresholdBytes)) return undefined;
-      const own = new Uint8Array(bytes);
-      moved.push(own.buffer);
-      return own;
-    });
+    const packed = packMessage(schema, create(schema, result as never) as Record<string, unknown>, takeLargeBytes);
     if (moved.length === 0) return packed;
-    return move({ [transferableSymbol]: moved, [valueSymbol]: packed }) as unknown as ThreadAnswer;
+    const transfer = moved.splice(0);
+    return move({ [transferableSymbol]: transfer, [valueSymbol]: packed }) as unknown as ThreadAnswer;
   } catch (error) {
+    moved.length = 0;
     return { error: errorBody(error) };
   }
+}
+
+// The buffers of the reply being packed that go to the caller; made once, not per reply.
+const moved: ArrayBuffer[] = [];
+
+function takeLargeBytes(bytes: Uint8Array, field: DescField): Uint8Array | undefined {
+  if (isShared(bytes)) return bytes;
+  if (!travelsAsBlob(bytes, field, settings.thresholdBytes)) return undefined;
+  const own = new Uint8Array(bytes);
+  moved.push(own.buffer);
+  return own;
 }
 
 /**
