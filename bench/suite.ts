@@ -4,7 +4,7 @@
 import type { Contender, StartOptions } from "./contender.js";
 import { execFile } from "node:child_process";
 import * as path from "node:path";
-import type { CrashRetryTimes } from "./measure/crash-retry.js";
+import { crashRetryLabel, type CrashRetryTimes } from "./measure/crash-retry.js";
 import { measureLatency } from "./measure/latency.js";
 import { timeLargeCall, type Direction } from "./measure/payload.js";
 import { median } from "./measure/stats.js";
@@ -242,7 +242,7 @@ export async function runSuite({ mode, settings, entries, phases, log }: SuiteOp
     try {
       results.crashRetry = await crashRetryInChild(settings.crashRetry.rounds);
       for (const times of results.crashRetry) {
-        log(`  standby ${times.standby}: plain ${median(times.plainMs).toFixed(2)} ms, crashed then retried ${median(times.crashedMs).toFixed(1)} ms`);
+        log(`  ${crashRetryLabel(times)}: plain ${median(times.plainMs).toFixed(2)} ms, crashed then retried ${median(times.crashedMs).toFixed(1)} ms`);
       }
     } catch (error) {
       results.failures.push({ phase: "crash-retry", contender: "airlock", round: -1, message: message(error) });

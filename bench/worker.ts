@@ -14,5 +14,8 @@ serve(BenchServiceDefinition, {
   sink: (request) => ({ size: request.data.length }),
   fill: (request) => ({ data: pattern(request.size) }),
   compute: (request) => ({ checksum: crashy.compute(request.input, request.crashOneIn) }),
-  crashOnce: (_request, context) => (context.attempt === 1 ? crashy.segfault() : { attempt: context.attempt }),
+  crashOnce: (request, context) => {
+    if (context.attempt > 1) return { attempt: context.attempt };
+    return request.exit ? process.exit(3) : crashy.segfault();
+  },
 });

@@ -62,7 +62,7 @@ test("the reports render from results, with ratios and targets", () => {
     contenders: ids.map((id) => ({ id, name: id, version: "1", notes: "" })),
     metrics: metricsFor(quickSettings),
     rounds: {},
-    crashRetry: [{ standby: 1, plainMs: [0.2, 0.3], crashedMs: [12, 13] }],
+    crashRetry: [{ isolation: "process", standby: 1, plainMs: [0.2, 0.3], crashedMs: [12, 13] }],
     failures: [],
     skipped: [],
   };

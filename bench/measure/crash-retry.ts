@@ -1,10 +1,12 @@
-// What a crash costs airlock's caller: calls whose first attempt dies with SIGSEGV (the retry
-// replies) timed against plain calls, with a warm spare (standby) or without.
-import { createPool } from "airlock";
+// What a crash costs airlock's caller: calls whose first attempt dies (SIGSEGV in a process,
+// process.exit in a thread; the retry replies) timed against plain calls, with a warm spare
+// (standby) or without.
+import { createPool, type Isolation } from "airlock";
 import { createBenchServiceClient } from "../gen/airlock/bench/v1/bench_airlock.js";
 import { benchWorkerPath } from "../peers/airlock.js";
 
 export interface CrashRetryTimes {
+  readonly isolation: Isolation;
   readonly standby: number;
   /** Plain echo calls, ms, one per round. */
   readonly plainMs: number[];
@@ -14,10 +16,12 @@ export interface CrashRetryTimes {
 
 export async function measureCrashRetry({
   rounds,
+  isolation,
   standby,
   settleMs = 400,
 }: {
   readonly rounds: number;
+  readonly isolation: Isolation;
   readonly standby: number;
   /** Pause after each crash, so that the replacement (or the new spare) finishes starting, as between real crashes. */
   readonly settleMs?: number;
@@ -25,8 +29,9 @@ export async function measureCrashRetry({
   const pool = await createPool({
     worker: benchWorkerPath,
     workers: 1,
+    isolation,
     standby,
-    forwardStderr: false,
+    ...(isolation === "process" ? { forwardStderr: false } : {}),
     // Half of this benchmark's attempts crash on purpose; the default throttle would stop retrying.
     retryThrottle: { maxTokens: 1000, tokenRatio: 1 },
   });
@@ -39,12 +44,17 @@ export async function measureCrashRetry({
       await client.echo({ data: new Uint8Array(16) });
       plainMs.push(performance.now() - started);
       started = performance.now();
-      await client.crashOnce({});
+      await client.crashOnce({ exit: isolation === "thread" });
       crashedMs.push(performance.now() - started);
       await new Promise((resolve) => setTimeout(resolve, settleMs));
     }
-    return { standby, plainMs, crashedMs };
+    return { isolation, standby, plainMs, crashedMs };
   } finally {
     await pool.close();
   }
+}
+
+/** "process, warm spare (standby: 1)": the pool a row of times was measured on. */
+export function crashRetryLabel(times: CrashRetryTimes): string {
+  return `${times.isolation}, ${times.standby > 0 ? `warm spare (standby: ${times.standby})` : "no spare (standby: 0)"}`;
 }

@@ -1,4 +1,5 @@
 // bench/results.md: the tables of one run.
+import { crashRetryLabel } from "../measure/crash-retry.js";
 import { median } from "../measure/stats.js";
 import type { MetricInfo, Results } from "../model.js";
 import { payloadKey } from "../model.js";
@@ -166,7 +167,7 @@ export function renderMarkdown(results: Results): string {
   if (results.crashRetry.length) {
     out.push(`## A crash, as airlock's caller sees it`, "");
     out.push(
-      `A call whose first attempt dies with SIGSEGV and whose retry replies, against a plain call; median of ${settings.crashRetry.rounds} of each ` +
+      `A call whose first attempt dies (SIGSEGV in a worker process, process.exit in a worker thread) and whose retry replies, against a plain call; median of ${settings.crashRetry.rounds} of each ` +
         `(\`npm run bench:crash-retry\` measures the same).`,
       "",
     );
@@ -179,7 +180,7 @@ export function renderMarkdown(results: Results): string {
           const extra = r.crashedMs.map((ms, i) => ms - r.plainMs[i]!);
           const unit: MetricInfo["unit"] = "ms";
           return [
-            r.standby > 0 ? `warm spare (standby: ${r.standby})` : "no spare (standby: 0)",
+            crashRetryLabel(r),
             formatValue(plain, unit),
             formatValue(crashed, unit),
             `**${formatValue(crashed - plain, unit)}** [${formatValue(Math.min(...extra), unit)}–${formatValue(Math.max(...extra), unit)}]`,
