@@ -1,4 +1,5 @@
 import { Code } from "./code.js";
+import type { MethodDefinition } from "./definition.js";
 import { AirlockError } from "./errors.js";
 import { createEventHub } from "./events.js";
 import type { PoolOptions } from "./pool.js";
@@ -33,6 +34,8 @@ export function createPoolServices(options: PoolOptions) {
     throttle: createRetryThrottle(options.retryThrottle),
     restarts: createRestartCounter(options.restartIntensity),
     policyOf: createPolicyResolver(options.methods),
+    /** The time one attempt of the method may take: the pool's override, else the proto's. */
+    attemptTimeoutOf: (method: MethodDefinition) => options.methods?.[method.path]?.attemptTimeoutMs ?? method.attemptTimeoutMs,
     /** Turns a call away at the door: it counts in the stats like any other failed call. */
     refused(error: AirlockError): Promise<never> {
       stats.counts.calls += 1;

@@ -1,7 +1,7 @@
 import { type DescField, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { availableParallelism } from "node:os";
 import * as path from "node:path";
-import { circuitError, refusal, unencodable } from "./admission.js";
+import { aborted, cancelIgnoredReason, circuitError, closedBeforeFinish, deadlinePassed, hungReason, refusal, unencodable } from "./call-errors.js";
 import { createArenaFd, openWritableArena } from "./blob-arena.js";
 import { takeBlobs } from "./blob-fields.js";
 import { travelsAsBlob } from "./blob-hints.js";
@@ -136,7 +136,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
   // Calls waiting out a backoff are in no queue and on no worker; close() must still see them.
   const backingOff = new Set<PendingCall>();
   const { wake, until } = createWaiters();
-  const { events, stats, throttle, restarts, policyOf, refused } = createPoolServices(options);
+  const { events, stats, throttle, restarts, policyOf, attemptTimeoutOf, refused } = createPoolServices(options);
   let circuit: Circuit = { state: "closed" };
   let failedStarts = 0;
   let queued = 0;
@@ -453,7 +453,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
       call.timer = setTimeout(() => {
         if (slot.calls.get(call.id) !== call) return;
         slot.culprit ??= call;
-        slot.process.kill("hung", `hung: no answer within the ${limit} ms attempt timeout of ${call.method.path}`);
+        slot.process.kill("hung", hungReason(call.method, limit));
       }, limit);
     }
     const timeLeft = call.deadline === undefined ? 0 : Math.max(1, call.deadline - call.dispatchedAt);
@@ -532,7 +532,6 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     const signal = callOptions?.signal;
     const turnedAway = refusal(method, signal, { closed, circuit: circuit.state === "open" ? circuit.error : undefined, queued, maxQueue });
     if (turnedAway) return refused(turnedAway);
-    const overrides = options.methods?.[method.path];
     let policy: RetryPolicy;
     let encoded: EncodedRequest;
     try {
@@ -556,7 +555,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
         blobTable: encoded.blobTable,
         leases: encoded.leases,
         policy,
-        attemptTimeoutMs: overrides?.attemptTimeoutMs ?? method.attemptTimeoutMs,
+        attemptTimeoutMs: attemptTimeoutOf(method),
         deadline: timeoutMs === undefined ? undefined : startedAt + timeoutMs,
         startedAt,
         state: "queued",
@@ -575,12 +574,12 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
       };
       nextCallId = nextCallId >= 0xffffffff ? 1 : nextCallId + 1;
       if (signal) {
-        pending.onAbort = () => abandon(pending, new AirlockError(Code.Cancelled, "the caller aborted the call", { method: method.path }));
+        pending.onAbort = () => abandon(pending, aborted(method));
         signal.addEventListener("abort", pending.onAbort, { once: true });
       }
       if (timeoutMs !== undefined) {
         pending.deadlineTimer = setTimeout(
-          () => abandon(pending, new AirlockError(Code.DeadlineExceeded, `${method.path} did not finish within ${timeoutMs} ms`, { method: method.path })),
+          () => abandon(pending, deadlinePassed(method, timeoutMs)),
           timeoutMs,
         );
       }
@@ -625,7 +624,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     setTimeout(() => {
       if (slot.calls.get(call.id) !== call) return;
       slot.culprit ??= call;
-      slot.process.kill("cancel-ignored", `did not stop a cancelled call to ${call.method.path} within ${cancelGraceMs} ms`);
+      slot.process.kill("cancel-ignored", cancelIgnoredReason(call.method, cancelGraceMs));
     }, cancelGraceMs).unref();
   }
 
@@ -685,7 +684,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     if (circuit.state === "open") clearTimeout(circuit.timer);
     const busy = () => [...slots.values()].some((slot) => slot.calls.size > 0) || queued > 0 || backingOff.size > 0;
     if (!(await until(() => !busy(), timeoutMs))) {
-      const error = new AirlockError(Code.Unavailable, "the pool closed before the call finished");
+      const error = closedBeforeFinish();
       for (const fifo of [suspects, retries, queue]) for (const pending of fifo.drain()) settle(pending, error);
       for (const pending of backingOff) settle(pending, error);
       for (const slot of slots.values()) for (const pending of slot.calls.values()) settle(pending, error);

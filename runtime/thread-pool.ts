@@ -4,7 +4,7 @@ import { availableParallelism } from "node:os";
 import * as path from "node:path";
 import { BroadcastChannel } from "node:worker_threads";
 import { Piscina, queueOptionsSymbol } from "piscina";
-import { circuitError, refusal, unencodable } from "./admission.js";
+import { aborted, cancelIgnoredReason, circuitError, closedBeforeFinish, deadlinePassed, hungReason, refusal, unencodable } from "./call-errors.js";
 import { travelsAsBlob } from "./blob-hints.js";
 import { Code } from "./code.js";
 import type { CallOptions, MethodDefinition, RetryPolicy } from "./definition.js";
@@ -77,7 +77,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
   const coolDownMs = options.circuitCoolDownMs ?? sharedDefaults.circuitCoolDownMs;
   const startTimeoutMs = options.startTimeoutMs ?? sharedDefaults.startTimeoutMs;
   const thresholdBytes = options.blobs === false ? Infinity : (options.blobs?.thresholdBytes ?? sharedDefaults.blobThresholdBytes);
-  const { events, stats, throttle, restarts, policyOf, refused } = createPoolServices(options);
+  const { events, stats, throttle, restarts, policyOf, attemptTimeoutOf, refused } = createPoolServices(options);
   const { wake, until } = createWaiters();
   const live = new Set<LiveCall>();
   // Each thread dies once, but piscina fails every task it was running with the same error.
@@ -251,7 +251,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
     blobBytes += sharedBytes;
     const id = nextCallId;
     nextCallId = nextCallId >= 0xffffffff ? 1 : nextCallId + 1;
-    const attemptTimeoutMs = options.methods?.[method.path]?.attemptTimeoutMs ?? method.attemptTimeoutMs;
+    const attemptTimeoutMs = attemptTimeoutOf(method);
     const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
     const startedAt = performance.now();
     let attemptNumber = 0;
@@ -296,7 +296,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
           dispatchedAt = Date.now();
           if (attemptTimeoutMs === undefined) return;
           attemptTimer = setTimeout(() => {
-            kill(attempt, "hung", `hung: no answer within the ${attemptTimeoutMs} ms attempt timeout of ${method.path}`);
+            kill(attempt, "hung", hungReason(method, attemptTimeoutMs));
           }, attemptTimeoutMs);
         });
         current = attempt;
@@ -373,18 +373,18 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
         if (attempt.threadId === undefined) return kill(attempt, "pool", "the call was abandoned before it started");
         cancellations.postMessage(id);
         setTimeout(() => {
-          if (current === attempt) kill(attempt, "cancel-ignored", `did not stop a cancelled call to ${method.path} within ${cancelGraceMs} ms`);
+          if (current === attempt) kill(attempt, "cancel-ignored", cancelIgnoredReason(method, cancelGraceMs));
         }, cancelGraceMs).unref();
       }
 
       function onAbort(): void {
-        abandon(new AirlockError(Code.Cancelled, "the caller aborted the call", { method: method.path }));
+        abandon(aborted(method));
       }
 
       signal?.addEventListener("abort", onAbort, { once: true });
       if (timeoutMs !== undefined) {
         deadlineTimer = setTimeout(
-          () => abandon(new AirlockError(Code.DeadlineExceeded, `${method.path} did not finish within ${timeoutMs} ms`, { method: method.path })),
+          () => abandon(deadlinePassed(method, timeoutMs)),
           timeoutMs,
         );
       }
@@ -419,7 +419,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
     closed = true;
     if (circuit.state === "open") clearTimeout(circuit.timer);
     if (!(await until(() => live.size === 0, timeoutMs))) {
-      const error = new AirlockError(Code.Unavailable, "the pool closed before the call finished");
+      const error = closedBeforeFinish();
       for (const call of live) call.settle(error);
     }
     await piscina.destroy();
