@@ -87,15 +87,21 @@ function isEncoded(packed: PackedMessage): packed is EncodedMessage {
 
 const clonables = new WeakMap<DescMessage, boolean>();
 
-// Whether `create()` makes plain objects for this schema and every message type inside it.
-function clonable(schema: DescMessage, visiting = new Set<DescMessage>()): boolean {
-  const known = clonables.get(schema);
-  if (known !== undefined) return known;
-  if (visiting.has(schema)) return true;
-  visiting.add(schema);
-  const plain =
-    Object.getPrototypeOf(create(schema)) === Object.prototype &&
-    schema.fields.every((field) => (field.message === undefined ? true : clonable(field.message, visiting)));
+// Whether `create()` makes plain objects for this schema and every message type it reaches.
+// Each schema walks all it reaches: an answer cached while a cycle was still open could miss a
+// message reached only past the cycle's other end.
+function clonable(schema: DescMessage): boolean {
+  let plain = clonables.get(schema);
+  if (plain !== undefined) return plain;
+  plain = true;
+  const seen = new Set<DescMessage>();
+  const pending = [schema];
+  for (let next = pending.pop(); next && plain; next = pending.pop()) {
+    if (seen.has(next)) continue;
+    seen.add(next);
+    plain = Object.getPrototypeOf(create(next)) === Object.prototype;
+    for (const field of next.fields) if (field.message) pending.push(field.message);
+  }
   clonables.set(schema, plain);
   return plain;
 }
