@@ -85,10 +85,9 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
   const allocated = new WeakSet<ArrayBufferLike>();
   const sharedBuffers = createSharedBufferPool(keptSharedBytes);
   let blobBytes = 0;
-  let running = 0;
   const maxCallsPerWorker = options.maxCallsPerWorker ?? Infinity;
-  // For recycling: calls each thread has answered, calls on it now, and the threads that take no
-  // more calls and end once theirs are done.
+  // Calls each thread has answered and runs now (for the stats and for recycling), and the
+  // threads that take no more calls and end once theirs are done.
   const served = new Map<number, number>();
   const onThread = new Map<number, number>();
   const retiring = new Set<number>();
@@ -292,7 +291,6 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
         let attemptTimer: NodeJS.Timeout | undefined;
         let dispatchedAt = Date.now();
         const attempt = newAttempt(() => {
-          running += 1;
           dispatchedAt = Date.now();
           if (attemptTimeoutMs === undefined) return;
           attemptTimer = setTimeout(() => {
@@ -349,7 +347,6 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
         function finished(answered: boolean): void {
           clearTimeout(attemptTimer);
           leftThread(attempt.threadId, answered);
-          if (attempt.threadId !== undefined) running -= 1;
           if (current === attempt) current = undefined;
           if (settled && !current) releaseCopies();
           wake();
@@ -445,12 +442,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
-      Promise.all(
-        Array.from({ length: size + standby }, () => {
-          const task = probe();
-          return piscina.run(task) as Promise<ThreadAnswer>;
-        }),
-      ),
+      Promise.all(Array.from({ length: size + standby }, () => piscina.run(probe()))),
       new Promise<never>((_, reject) => (timer = startTimer(reject))),
     ]);
   } catch (error) {
@@ -469,7 +461,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
     close,
     pids: () => [],
     threadIds: () => piscina.threads.map((thread) => thread.threadId),
-    stats: () => stats.snapshot(piscina.queueSize, running, blobBytes),
+    stats: () => stats.snapshot(piscina.queueSize, [...onThread.values()].reduce((sum, calls) => sum + calls, 0), blobBytes),
     on: events.on,
     allocBlob,
     releaseBlob,
