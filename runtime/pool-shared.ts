@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { Code } from "./code.js";
 import type { MethodDefinition } from "./definition.js";
 import { AirlockError } from "./errors.js";
@@ -16,6 +17,21 @@ export const sharedDefaults = {
   blobThresholdBytes: 64 * 1024,
   standby: 1,
 };
+
+/** The options both isolations read, checked and with their defaults. */
+export function sharedSettings(options: PoolOptions) {
+  return {
+    size: integerAtLeast(1, options.workers ?? availableParallelism(), "workers"),
+    standby: integerAtLeast(0, options.standby ?? sharedDefaults.standby, "standby"),
+    concurrency: integerAtLeast(1, options.concurrency ?? 1, "concurrency"),
+    maxQueue: options.maxQueue ?? Infinity,
+    maxCallsPerWorker: options.maxCallsPerWorker ?? Infinity,
+    maxHeapMb: options.maxHeapMb === undefined ? undefined : integerAtLeast(1, options.maxHeapMb, "maxHeapMb"),
+    cancelGraceMs: options.cancelGraceMs ?? sharedDefaults.cancelGraceMs,
+    coolDownMs: options.circuitCoolDownMs ?? sharedDefaults.circuitCoolDownMs,
+    startTimeoutMs: options.startTimeoutMs ?? sharedDefaults.startTimeoutMs,
+  };
+}
 
 /** Returns `value` if it is an integer of at least `min`, else throws INVALID_ARGUMENT naming the option. */
 export function integerAtLeast(min: number, value: number, name: string): number {

@@ -1,5 +1,4 @@
 import { type DescField, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
-import { availableParallelism } from "node:os";
 import * as path from "node:path";
 import { aborted, cancelIgnoredReason, circuitError, closedBeforeFinish, deadlinePassed, hungReason, refusal, unencodable } from "./call-errors.js";
 import { createArenaFd, openWritableArena } from "./blob-arena.js";
@@ -7,7 +6,7 @@ import { takeBlobs } from "./blob-fields.js";
 import { travelsAsBlob } from "./blob-hints.js";
 import { copyReplyBlobs } from "./blob-results.js";
 import { Arena, encodeBlobTable } from "./blob-table.js";
-import { createPoolServices, integerAtLeast, sharedDefaults } from "./pool-shared.js";
+import { createPoolServices, sharedDefaults, sharedSettings } from "./pool-shared.js";
 import { Code } from "./code.js";
 import type { CallOptions, MethodDefinition, RetryPolicy } from "./definition.js";
 import { AirlockError, type CrashFacts } from "./errors.js";
@@ -18,7 +17,6 @@ import { nativeAddon } from "./native.js";
 import { decodeMessage } from "./proto-decode.js";
 import { createMessage, encodeMessage } from "./proto-encode.js";
 import { isStopped, residentBytes } from "./proc.js";
-import type { RestartIntensity } from "./restart-intensity.js";
 import { nextStep } from "./retry-decision.js";
 import type { Pool, PoolOptions } from "./pool.js";
 import { createWaiters } from "./waiters.js";
@@ -104,14 +102,8 @@ const maxFailedStartsInARow = 3;
 
 /** Starts the worker processes and resolves once all are ready; rejects with WORKER_START_FAILED if one cannot start. */
 export async function createProcessPool(options: PoolOptions): Promise<Pool> {
-  const size = integerAtLeast(1, options.workers ?? availableParallelism(), "workers");
-  const concurrency = integerAtLeast(1, options.concurrency ?? 1, "concurrency");
-  const standby = integerAtLeast(0, options.standby ?? defaults.standby, "standby");
-  const maxQueue = options.maxQueue ?? Infinity;
-  const maxCallsPerWorker = options.maxCallsPerWorker ?? Infinity;
+  const { size, concurrency, standby, maxQueue, maxCallsPerWorker, maxHeapMb, cancelGraceMs, coolDownMs, startTimeoutMs } = sharedSettings(options);
   const maxRssBytes = options.maxRssBytes ?? Infinity;
-  const cancelGraceMs = options.cancelGraceMs ?? defaults.cancelGraceMs;
-  const coolDownMs = options.circuitCoolDownMs ?? defaults.circuitCoolDownMs;
   const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? defaults.heartbeatTimeoutMs;
   const blobOptions = options.blobs === false ? undefined : { ...blobDefaults, ...options.blobs };
   const argumentArena = blobOptions && openWritableArena(createArenaFd("airlock-arguments", blobOptions.argumentArenaBytes), blobOptions.argumentArenaBytes);
@@ -120,11 +112,11 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
   const trimTimer = argumentArena && setInterval(() => argumentArena.trimIfIdle(), arenaTrimIntervalMs).unref();
   const spawnOptions: WorkerSpawnOptions = {
     module: path.resolve(options.worker),
-    execArgv: [...(options.maxHeapMb === undefined ? [] : [`--max-old-space-size=${integerAtLeast(1, options.maxHeapMb, "maxHeapMb")}`]), ...(options.execArgv ?? [])],
+    execArgv: [...(maxHeapMb === undefined ? [] : [`--max-old-space-size=${maxHeapMb}`]), ...(options.execArgv ?? [])],
     env: options.env ?? process.env,
     forwardStderr: options.forwardStderr ?? true,
     maxFrameBytes: options.maxFrameBytes ?? defaults.maxFrameBytes,
-    startTimeoutMs: options.startTimeoutMs ?? defaults.startTimeoutMs,
+    startTimeoutMs,
     blobs: blobOptions && { ...blobOptions, argumentFd: argumentReadOnlyFd! },
   };
 
@@ -280,7 +272,12 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
       if (circuit.state === "half-open") {
         openCircuit(new AirlockError(Code.CircuitOpen, `the probe worker ${exit.reason}`));
       } else if (restarts.record(Date.now())) {
-        openCircuit(circuitOpenError(options.restartIntensity, exit));
+        openCircuit(
+          new AirlockError(Code.CircuitOpen, `workers crashed ${restarts.limit} (last: worker ${exit.pid} ${exit.reason})`, {
+            stderrTail: exit.stderrTail,
+            pid: exit.pid,
+          }),
+        );
       } else {
         stats.counts.restarts += 1;
       }
@@ -727,15 +724,6 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     allocBlob,
     releaseBlob,
   };
-}
-
-function circuitOpenError(intensity: RestartIntensity | undefined, exit: WorkerExit): AirlockError {
-  const { maxRestarts = 20, withinMs = 10_000 } = intensity ?? {};
-  return new AirlockError(
-    Code.CircuitOpen,
-    `workers crashed more than ${maxRestarts} times within ${withinMs} ms (last: worker ${exit.pid} ${exit.reason})`,
-    { stderrTail: exit.stderrTail, pid: exit.pid },
-  );
 }
 
 function mebibytes(bytes: number): string {

@@ -1,6 +1,5 @@
 import { create, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { randomUUID } from "node:crypto";
-import { availableParallelism } from "node:os";
 import * as path from "node:path";
 import { BroadcastChannel } from "node:worker_threads";
 import { Piscina, queueOptionsSymbol } from "piscina";
@@ -11,7 +10,7 @@ import type { CallOptions, MethodDefinition, RetryPolicy } from "./definition.js
 import { AirlockError, type CrashFacts, type ExitCause } from "./errors.js";
 import { errorFromBody } from "./invoke.js";
 import type { Pool, PoolOptions } from "./pool.js";
-import { createPoolServices, integerAtLeast, sharedDefaults } from "./pool-shared.js";
+import { createPoolServices, integerAtLeast, sharedDefaults, sharedSettings } from "./pool-shared.js";
 import { nextStep } from "./retry-decision.js";
 import { createSharedBufferPool } from "./shared-buffers.js";
 import { isErrorAnswer, isShared, packMessage, unpackMessage, type PackedMessage, type ThreadAnswer, type ThreadTask, type ThreadWorkerData } from "./thread-wire.js";
@@ -68,14 +67,7 @@ type Circuit = { readonly state: "closed" } | { readonly state: "open"; readonly
  * under the same policy, crash facts, the circuit, stats and events.
  */
 export async function createThreadPool(options: PoolOptions): Promise<Pool> {
-  const size = integerAtLeast(1, options.workers ?? availableParallelism(), "workers");
-  const standby = integerAtLeast(0, options.standby ?? sharedDefaults.standby, "standby");
-  const concurrency = integerAtLeast(1, options.concurrency ?? 1, "concurrency");
-  const maxHeapMb = options.maxHeapMb === undefined ? undefined : integerAtLeast(1, options.maxHeapMb, "maxHeapMb");
-  const maxQueue = options.maxQueue ?? Infinity;
-  const cancelGraceMs = options.cancelGraceMs ?? sharedDefaults.cancelGraceMs;
-  const coolDownMs = options.circuitCoolDownMs ?? sharedDefaults.circuitCoolDownMs;
-  const startTimeoutMs = options.startTimeoutMs ?? sharedDefaults.startTimeoutMs;
+  const { size, standby, concurrency, maxQueue, maxCallsPerWorker, maxHeapMb, cancelGraceMs, coolDownMs, startTimeoutMs } = sharedSettings(options);
   const thresholdBytes = options.blobs === false ? Infinity : (options.blobs?.thresholdBytes ?? sharedDefaults.blobThresholdBytes);
   const { events, stats, throttle, restarts, policyOf, attemptTimeoutOf, refused } = createPoolServices(options);
   const { wake, until } = createWaiters();
@@ -85,7 +77,6 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
   const allocated = new WeakSet<ArrayBufferLike>();
   const sharedBuffers = createSharedBufferPool(keptSharedBytes);
   let blobBytes = 0;
-  const maxCallsPerWorker = options.maxCallsPerWorker ?? Infinity;
   // Calls each thread has answered and runs now (for the stats and for recycling), and the
   // threads that take no more calls and end once theirs are done.
   const served = new Map<number, number>();
@@ -189,17 +180,11 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
     events.emit({ type: "worker-exited", pid: process.pid, ...(threadId === undefined ? {} : { threadId }), exitCode: death.exitCode, signal: null, cause: death.cause, reason: death.reason, expected: false });
     stats.counts.crashes += 1;
     if (circuit.state === "half-open") openCircuit(new AirlockError(Code.CircuitOpen, `the probe call's thread ${death.reason}`));
-    else if (restarts.record(Date.now())) openCircuit(circuitOpenError(death));
+    else if (restarts.record(Date.now())) {
+      openCircuit(new AirlockError(Code.CircuitOpen, `worker threads crashed ${restarts.limit} (last: ${death.reason})`, { stderrTail: death.stderrTail, pid: process.pid }));
+    }
     else stats.counts.restarts += 1;
     return death;
-  }
-
-  function circuitOpenError(death: ThreadDeath): AirlockError {
-    const { maxRestarts = 20, withinMs = 10_000 } = options.restartIntensity ?? {};
-    return new AirlockError(Code.CircuitOpen, `worker threads crashed more than ${maxRestarts} times within ${withinMs} ms (last: ${death.reason})`, {
-      stderrTail: death.stderrTail,
-      pid: process.pid,
-    });
   }
 
   // ---- circuit ----
