@@ -3,7 +3,7 @@
  * host and loads the user's worker module before the first task; each task then runs its
  * handler through the same invocation as in a worker process.
  */
-import { create, type DescField } from "@bufbuild/protobuf";
+import type { DescField } from "@bufbuild/protobuf";
 import { pathToFileURL } from "node:url";
 import { BroadcastChannel, threadId, workerData } from "node:worker_threads";
 import { move, transferableSymbol, valueSymbol } from "piscina";
@@ -11,6 +11,7 @@ import { travelsAsBlob } from "./blob-hints.js";
 import { Code } from "./code.js";
 import { AirlockError } from "./errors.js";
 import { errorBody, invoke, type Outcome, type RunningCall } from "./invoke.js";
+import { createMessage } from "./proto-encode.js";
 import { installHost, type Route } from "./serve.js";
 import { isShared, packMessage, unpackMessage, type ThreadAnswer, type ThreadTask, type ThreadWorkerData } from "./thread-wire.js";
 
@@ -97,7 +98,7 @@ function answered(id: number, answer: ThreadAnswer): void {
 // handler may still hold (and reuse) the bytes it returned, so those are never moved.
 function reply(schema: Route["method"]["output"], result: unknown): ThreadAnswer {
   try {
-    const packed = packMessage(schema, create(schema, result as never) as Record<string, unknown>, takeLargeBytes);
+    const packed = packMessage(schema, createMessage(schema, result as never) as Record<string, unknown>, takeLargeBytes);
     if (moved.length === 0) return packed;
     const transfer = moved.splice(0);
     return move({ [transferableSymbol]: transfer, [valueSymbol]: packed }) as unknown as ThreadAnswer;

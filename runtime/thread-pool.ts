@@ -1,4 +1,4 @@
-import { create, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import { randomUUID } from "node:crypto";
 import * as path from "node:path";
 import { BroadcastChannel } from "node:worker_threads";
@@ -11,6 +11,7 @@ import { AirlockError, type CrashFacts, type ExitCause } from "./errors.js";
 import { errorFromBody } from "./invoke.js";
 import type { Pool, PoolOptions } from "./pool.js";
 import { createPoolServices, integerAtLeast, sharedDefaults, sharedSettings } from "./pool-shared.js";
+import { createMessage } from "./proto-encode.js";
 import { nextStep } from "./retry-decision.js";
 import { createSharedBufferPool } from "./shared-buffers.js";
 import { isErrorAnswer, isShared, packMessage, unpackMessage, type PackedMessage, type ThreadAnswer, type ThreadTask, type ThreadWorkerData } from "./thread-wire.js";
@@ -218,7 +219,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
     }
     try {
       // Large bytes are copied once into shared memory, which every attempt then reads in place.
-      packed = packMessage(method.input, create(method.input, request) as Record<string, unknown>, (bytes, field) => {
+      packed = packMessage(method.input, createMessage(method.input, request as never) as Record<string, unknown>, (bytes, field) => {
         if (isShared(bytes)) return bytes;
         if (!travelsAsBlob(bytes, field, thresholdBytes)) return undefined;
         const shared = sharedBuffers.take(bytes.byteLength);
