@@ -201,7 +201,7 @@ function writeHeader(to: Buffer, at: number, frameBytes: number, type: FrameType
 
 const emptyBody = new Uint8Array(0);
 
-/** Queues frames on a socket; frames queued in the same tick leave in one write. */
+/** Queues frames on a socket; frames queued in the same tick leave together, a few per write. */
 export interface FrameWriter {
   /** Queues a frame other than a call or a reply, with its body if it has one. */
   frame(type: FrameType, id: number, body?: Uint8Array): void;
@@ -217,27 +217,34 @@ export interface FrameWriter {
 
 /**
  * Returns the writer of a socket. Frames are written straight into a slab shared by the frames
- * of many ticks, and each tick's range of it leaves in one write: no buffer per frame, no join.
- * Bodies too large to be worth copying leave as they are, in a corked writev with the ranges
- * around them. Bytes handed to the socket are never written again (a write may still hold
- * them); a full slab is left to the garbage collector and a new one started.
+ * of many ticks, and leave at the end of the tick, or as soon as `framesPerWrite` are waiting:
+ * no buffer per frame, no join. Bodies too large to be worth copying leave as they are, in a
+ * corked writev with the ranges around them. Bytes handed to the socket are never written
+ * again (a write may still hold them); a full slab is left to the garbage collector and a new
+ * one started.
  */
 export function createFrameWriter(socket: Socket): FrameWriter {
   let slab = Buffer.allocUnsafeSlow(slabBytes);
   let start = 0;
   let end = 0;
-  // This tick's bytes in order, when they are not just slab[start, end): earlier ranges of a
+  // The waiting bytes in order, when they are not just slab[start, end): earlier ranges of a
   // full slab, bodies written as they are.
   let parts: Uint8Array[] = [];
   let flushing = false;
+  let waiting = 0;
 
   const closeRange = () => {
     if (end > start) parts.push(slab.subarray(start, end));
     start = end;
   };
-  const flush = () => {
+  const endOfTick = () => {
     flushing = false;
+    flush();
+  };
+  const flush = () => {
+    waiting = 0;
     if (parts.length === 0) {
+      if (end === start) return;
       socket.write(slab.subarray(start, end));
       start = end;
       return;
@@ -281,9 +288,10 @@ export function createFrameWriter(socket: Socket): FrameWriter {
       closeRange();
       parts.push(payload);
     }
-    if (!flushing) {
+    if (++waiting === framesPerWrite) flush();
+    else if (!flushing) {
       flushing = true;
-      process.nextTick(flush);
+      process.nextTick(endOfTick);
     }
   }
 
@@ -296,5 +304,12 @@ export function createFrameWriter(socket: Socket): FrameWriter {
 }
 
 const slabBytes = 64 * 1024;
+// A burst of frames (64 calls arriving together, their 64 answers) would otherwise leave in one
+// write at the end of the tick, and the two processes would take turns: one works through the
+// whole burst while the other waits for it. Writing every few frames lets the other side start
+// on the first ones, so both work at once. With 64 calls in flight on one worker this took
+// airlock from about 100k to 160k calls/s here; 8 frames per write did as well as 12 to 32 and
+// better than 4 (each write wakes the other process, which costs some µs on these vCPUs).
+const framesPerWrite = 8;
 // Copying a body up to this size into the slab costs less than a writev entry of its own.
 const copyLimitBytes = 16 * 1024;

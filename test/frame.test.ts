@@ -84,6 +84,24 @@ test("frames written in many ticks, small and large, with and without blob table
   }
 });
 
+test("a burst of frames leaves a few at a time, so that the reader can start before the writer's tick ends", async () => {
+  const { writing, reading, close } = await socketPair();
+  try {
+    const writer = createFrameWriter(writing);
+    const writes = jest.spyOn(writing, "write");
+    const ids: number[] = [];
+    reading.on("data", createFrameReader((frame) => ids.push(frame.id), 1 << 20));
+    for (let id = 1; id <= 64; id++) writer.reply(id, pattern(64, id), undefined);
+    const writtenInTick = writes.mock.calls.length;
+    while (ids.length < 64) await once(reading, "data");
+    expect(writtenInTick).toBe(8);
+    expect(writes.mock.calls.length).toBe(8);
+    expect(ids).toEqual(Array.from({ length: 64 }, (_, i) => i + 1));
+  } finally {
+    close();
+  }
+});
+
 test("a stream cut at every byte yields the same frames", () => {
   const frames = [pattern(10, 1), pattern(0, 2), pattern(300, 3)].map((body, i) => {
     const frame = Buffer.alloc(16 + body.length);

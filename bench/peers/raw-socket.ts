@@ -52,7 +52,7 @@ class Channel {
 export class RawSocketContender implements Contender {
   readonly name = "raw socket";
   readonly version = `node ${process.version}`;
-  readonly notes = "socketpair at fd 3, 4-byte length frames, in-order replies, writes corked per tick";
+  readonly notes = "socketpair at fd 3, 4-byte length frames, in-order replies, writes corked per tick, 8 frames per writev at most (as airlock)";
   private channels: Channel[] = [];
 
   /** @param execArgv Node options for the workers (the profiler uses it). */
