@@ -11,5 +11,6 @@ test("under random native segfaults and outside kills, every call returns the ri
   expect(report.failedByCode).toEqual({});
   expect(report).toMatchObject({ correct: 1200, wrong: 0, hung: 0, leakedProcesses: 0, leakedFds: 0 });
   expect(report.crashes).toBeGreaterThan(10);
-  expect(report.retries).toBeGreaterThanOrEqual(report.crashes);
+  // Every crash of a call was retried; an outside kill may have hit an idle worker, with nothing to retry.
+  expect(report.retries).toBeGreaterThanOrEqual(report.crashes - report.killedFromOutside);
 }, 300_000);

@@ -108,7 +108,8 @@ describe.each(isolations)("%s isolation", (isolation: Isolation) => {
         client.flaky({ failures: 100, how: fatal.how }, { timeoutMs: 300, retry: { maxAttempts: 100, initialBackoffMs: 100, maxBackoffMs: 100, jitter: 0 } }),
       );
       expect([Code.DeadlineExceeded, Code.WorkerCrashed]).toContain(error.code);
-      expect(Date.now() - started).toBeLessThan(1000);
+      // Without the deadline, 100 attempts 100 ms apart would take 10 s; the margin is for loaded CI.
+      expect(Date.now() - started).toBeLessThan(2000);
     });
 
     test("the retry throttle stops retries while most calls fail", async () => {
