@@ -8,6 +8,7 @@
  */
 import { create, fromBinary, toBinary, type DescField, type DescMessage } from "@bufbuild/protobuf";
 import { putBlob, takeBlobs, type BlobPathStep } from "./blob-fields.js";
+import { holdsSchemaTypes } from "./clone-check.js";
 import type { ErrorBody } from "./invoke.js";
 
 /** A bytes value carried beside the protobuf bytes, and where in the message it belongs. */
@@ -57,11 +58,12 @@ export interface ThreadWorkerData {
 
 /**
  * Packs a message (from `create()`); the bytes values `take` accepts travel as what it returns
- * for them (a shared copy, or the value itself). The message passed in is never modified.
+ * for them (a shared copy, or the value itself). A message whose fields do not hold their
+ * schema's types travels as bytes (see clone-check.ts). The message passed in is never modified.
  */
 export function packMessage(schema: DescMessage, message: Record<string, unknown>, take: (bytes: Uint8Array, field: DescField) => Uint8Array | undefined): PackedMessage {
   const { message: rest, taken } = takeBlobs(schema, message, take);
-  if (clonable(schema)) {
+  if (clonable(schema) && holdsSchemaTypes(schema, rest)) {
     // takeBlobs copied every container on the way to a taken value: the replacements go there.
     for (const { path, token } of taken) putBlob(schema, rest, path, token);
     return rest;

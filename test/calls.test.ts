@@ -73,6 +73,15 @@ describe.each(isolations)("%s isolation", (isolation) => {
     expect(workersOf(pool)).toEqual(workers);
   });
 
+  test("a reply with a wrong type in a field is sent as protobuf would send it, and the worker lives", async () => {
+    const workers = workersOf(pool);
+    // protobuf-es writes a non-string in a string field as its String(); threads must not die of it.
+    const reply = await client.echo({ text: "return a function" });
+    expect(reply.text).toMatch(/=> "code"/);
+    expect(workersOf(pool)).toEqual(workers);
+    expect((await client.echo({ text: "after" })).text).toBe("after");
+  });
+
   test("a deadline gives DEADLINE_EXCEEDED and the worker is told to stop", async () => {
     const started = Date.now();
     const error = await rejection(client.sleep({ ms: 10_000 }, { timeoutMs: 100 }));

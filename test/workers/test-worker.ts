@@ -62,6 +62,8 @@ function channelSocket(): Socket {
 serve(TestServiceDefinition, {
   async echo(request) {
     if (request.delayMs > 0) await sleep(request.delayMs);
+    // A handler that returns what its schema does not allow: code where a string belongs.
+    if (request.text === "return a function") return { text: (() => "code") as unknown as string, pid: process.pid, threadId };
     return { text: request.text, data: request.data, pid: process.pid, threadId };
   },
   fail(request) {
