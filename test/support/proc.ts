@@ -6,7 +6,12 @@ import { processState } from "../../runtime/proc.js";
 export function childPids(): number[] {
   const pids: number[] = [];
   for (const task of readdirSync("/proc/self/task")) {
-    const text = readFileSync(`/proc/self/task/${task}/children`, "utf8").trim();
+    let text: string;
+    try {
+      text = readFileSync(`/proc/self/task/${task}/children`, "utf8").trim();
+    } catch {
+      continue; // a thread that ended since the listing (a worker thread the pool just let go)
+    }
     if (text) pids.push(...text.split(/\s+/).map(Number));
   }
   return pids;
