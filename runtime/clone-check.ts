@@ -14,9 +14,9 @@ export function holdsSchemaTypes(schema: DescMessage, message: Message): boolean
   for (const member of schema.members) {
     if (member.kind === "oneof") {
       const chosen = message[member.localName] as { case?: string; value?: unknown } | undefined;
-      if (chosen === undefined || chosen.case === undefined) continue;
-      const field = member.fields.find((candidate) => candidate.localName === chosen.case);
-      if (!field || !fieldHolds(field, chosen.value)) return false;
+      if (chosen?.case === undefined) continue;
+      const field = schema.field[chosen.case];
+      if (field?.oneof !== member || !fieldHolds(field, chosen.value)) return false;
     } else if (!fieldHolds(member, message[member.localName])) return false;
   }
   return true;
@@ -25,12 +25,6 @@ export function holdsSchemaTypes(schema: DescMessage, message: Message): boolean
 function fieldHolds(field: DescField, value: unknown): boolean {
   if (value === undefined) return true;
   switch (field.fieldKind) {
-    case "scalar":
-      return scalarHolds(field.scalar, value);
-    case "enum":
-      return typeof value === "number";
-    case "message":
-      return messageHolds(field.message, value);
     case "list":
       if (!Array.isArray(value)) return false;
       for (const element of value) if (!elementHolds(field, element)) return false;
@@ -39,18 +33,17 @@ function fieldHolds(field: DescField, value: unknown): boolean {
       if (typeof value !== "object" || value === null) return false;
       for (const entry of Object.values(value)) if (!elementHolds(field, entry)) return false;
       return true;
+    default:
+      return elementHolds(field, value);
   }
 }
 
-function elementHolds(field: DescField & { fieldKind: "list" | "map" }, value: unknown): boolean {
-  if (field.fieldKind === "list") {
-    if (field.listKind === "scalar") return scalarHolds(field.scalar, value);
-    if (field.listKind === "enum") return typeof value === "number";
-    return messageHolds(field.message, value);
-  }
-  if (field.mapKind === "scalar") return scalarHolds(field.scalar, value);
-  if (field.mapKind === "enum") return typeof value === "number";
-  return messageHolds(field.message, value);
+// One value of a field: the field's own for a singular field, an element or entry of a list or map.
+function elementHolds(field: DescField, value: unknown): boolean {
+  const kind = field.fieldKind === "list" ? field.listKind : field.fieldKind === "map" ? field.mapKind : field.fieldKind;
+  if (kind === "scalar") return scalarHolds(field.scalar!, value);
+  if (kind === "enum") return typeof value === "number";
+  return messageHolds(field.message!, value);
 }
 
 // A message value is a message made by create(); well-known wrappers and Struct values are
