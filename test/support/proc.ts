@@ -9,8 +9,10 @@ export function childPids(): number[] {
     let text: string;
     try {
       text = readFileSync(`/proc/self/task/${task}/children`, "utf8").trim();
-    } catch {
-      continue; // a thread that ended since the listing (a worker thread the pool just let go)
+    } catch (error) {
+      // A thread that ended since the listing (a worker thread the pool just let go).
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") continue;
+      throw error;
     }
     if (text) pids.push(...text.split(/\s+/).map(Number));
   }
