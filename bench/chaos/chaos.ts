@@ -25,6 +25,8 @@ export interface ChaosReport {
   readonly correct: number;
   readonly wrong: number;
   readonly failedByCode: Record<string, number>;
+  /** The first few distinct messages of failed calls, to say why they failed. */
+  readonly failures: readonly string[];
   readonly hung: number;
   readonly crashes: number;
   readonly killedFromOutside: number;
@@ -54,8 +56,11 @@ export async function runChaos(options: ChaosOptions, progress?: (done: number, 
     workers: options.workers,
     standby: 1,
     forwardStderr: false,
-    // A library that crashes 1 call in 40 restarts its workers often by design: allow it.
+    // A library that crashes 1 call in 40 restarts its workers often by design: allow it. It
+    // also spends retry tokens by design; gRPC's bucket of 10 stops retrying after a burst of
+    // about five crashes (a few runs in a hundred of this check), so it gets a deeper bucket.
     restartIntensity: { maxRestarts: 10_000, withinMs: 10_000 },
+    retryThrottle: { maxTokens: 100 },
   });
   const client = createBenchServiceClient(pool);
   let killedFromOutside = 0;
@@ -78,6 +83,7 @@ export async function runChaos(options: ChaosOptions, progress?: (done: number, 
   let wrong = 0;
   let hung = 0;
   const failedByCode: Record<string, number> = {};
+  const failures = new Set<string>();
   let next = 0;
   let done = 0;
   const oneCall = async (input: number) => {
@@ -91,6 +97,7 @@ export async function runChaos(options: ChaosOptions, progress?: (done: number, 
     } catch (error) {
       const code = error instanceof AirlockError ? error.code : "NOT_AN_AIRLOCK_ERROR";
       failedByCode[code] = (failedByCode[code] ?? 0) + 1;
+      if (failures.size < 5) failures.add(`${code}: ${(error as Error).message}`);
     } finally {
       clearTimeout(timer);
       done += 1;
@@ -111,6 +118,7 @@ export async function runChaos(options: ChaosOptions, progress?: (done: number, 
     correct,
     wrong,
     failedByCode,
+    failures: [...failures],
     hung,
     crashes: stats.crashes,
     killedFromOutside,

@@ -40,6 +40,7 @@ async function main(): Promise<void> {
   console.log(`correct results:     ${report.correct}`);
   console.log(`wrong results:       ${report.wrong}`);
   console.log(`failed calls:        ${failed}`);
+  for (const failure of report.failures) console.log(`  ${failure}`);
   console.log(`hung calls:          ${report.hung}`);
   console.log(`worker crashes:      ${report.crashes} (${report.killedFromOutside} SIGKILLs from outside)`);
   console.log(`restarts:            ${report.restarts}`);
