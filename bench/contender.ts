@@ -17,7 +17,7 @@ export interface StartOptions {
  * One contender: the same three operations, each verified by the harness, over its own transport.
  * A contender object is started once and closed once; the harness makes a new one to restart.
  */
-export interface Contender {
+export interface Contender<Reply = unknown> {
   /** Display name, unique: "raw socket", "airlock", "fork (json)". */
   readonly name: string;
   /** Its version: the package's, or Node's for what Node itself provides. */
@@ -26,8 +26,14 @@ export interface Contender {
   readonly notes: string;
   /** Starts the workers; resolves when they can answer calls. */
   start(options: StartOptions): Promise<void>;
-  /** Echo: the worker replies with the bytes it was sent. */
-  call(payload: Buffer): Promise<Buffer>;
+  /**
+   * Echo: the worker replies with the bytes it was sent. Resolves with the reply as the peer's
+   * API hands it over, so that the harness times one awaited call of that API, as its users
+   * write it: a wrapper that awaits only to unwrap would cost each call a promise of its own.
+   */
+  call(payload: Buffer): Promise<Reply>;
+  /** The echoed bytes in a reply of `call`, as its users read them; absent when the reply is the bytes. */
+  echoed?(reply: Reply): Uint8Array;
   /** A large argument, one way: the worker replies with the number of bytes it received. */
   send(payload: Buffer): Promise<number>;
   /** A large result: the worker replies with `pattern(size)` (see peers/work.ts). */

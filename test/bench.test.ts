@@ -2,6 +2,7 @@
 // payloads byte for byte, moves 1 MiB each way, and leaves no process or channel behind.
 // No timing is asserted here.
 import type { Contender } from "../bench/contender.js";
+import { echoedBytes } from "../bench/measure/echo.js";
 import { contenders } from "../bench/peers/index.js";
 import { pattern } from "../bench/peers/work.js";
 import { renderMarkdown } from "../bench/report/markdown.js";
@@ -28,17 +29,17 @@ describe.each(contenders.map((entry) => [entry.id, entry] as const))("contender 
     running = contender;
     await contender.start({ workers: 1, concurrency: 4 });
 
+    const echo = async (payload: Buffer) => echoedBytes(contender, await contender.call(payload));
     const small = pattern(64);
-    expect((await contender.call(small)).equals(small)).toBe(true);
-    const empty = Buffer.alloc(0);
-    expect((await contender.call(empty)).length).toBe(0);
+    expect((await echo(small)).equals(small)).toBe(true);
+    expect((await echo(Buffer.alloc(0))).length).toBe(0);
     const big = pattern(MiB);
-    expect((await contender.call(big)).equals(big)).toBe(true);
+    expect((await echo(big)).equals(big)).toBe(true);
     expect(await contender.send(big)).toBe(MiB);
     expect((await contender.fetch(MiB)).equals(big)).toBe(true);
     // Many in flight at once, each matched to its own reply.
     const payloads = Array.from({ length: 100 }, (_, i) => pattern(i + 1));
-    const replies = await Promise.all(payloads.map((payload) => contender.call(payload)));
+    const replies = await Promise.all(payloads.map(echo));
     expect(replies.every((reply, i) => reply.equals(payloads[i]!))).toBe(true);
 
     // The processes a contender reports are its workers, children of this process; the peers

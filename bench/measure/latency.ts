@@ -1,6 +1,7 @@
 // Round trip of small calls with one call in flight: percentiles, and CPU time per call.
 import type { Contender } from "../contender.js";
 import { cpuBetween, readCpu } from "./cpu.js";
+import { checkEcho } from "./echo.js";
 import { quantile } from "./stats.js";
 
 export interface LatencyRound {
@@ -16,11 +17,8 @@ export async function measureLatency(
   payload: Buffer,
   { warmupMs, measureMs }: { readonly warmupMs: number; readonly measureMs: number },
 ): Promise<LatencyRound> {
-  const check = (reply: Buffer) => {
-    if (!reply.equals(payload)) throw new Error(`${contender.name}: echo of ${payload.length} bytes came back different (${reply.length} bytes)`);
-  };
   let end = performance.now() + warmupMs;
-  while (performance.now() < end) check(await contender.call(payload));
+  while (performance.now() < end) checkEcho(contender, payload, await contender.call(payload));
 
   const samples: number[] = [];
   const before = readCpu(contender.pids());
@@ -30,7 +28,7 @@ export async function measureLatency(
     if (started >= end) break;
     const reply = await contender.call(payload);
     samples.push(performance.now() - started);
-    check(reply);
+    checkEcho(contender, payload, reply);
   }
   const cpu = cpuBetween(before, readCpu(contender.pids()));
   const sorted = Float64Array.from(samples).sort();

@@ -1,6 +1,7 @@
 // Calls per second with a fixed number of calls kept in flight, and CPU time per call.
 import type { Contender } from "../contender.js";
 import { cpuBetween, readCpu } from "./cpu.js";
+import { checkEcho } from "./echo.js";
 
 export interface ThroughputRound {
   readonly calls: number;
@@ -22,8 +23,7 @@ export async function measureThroughput(
   // Each loop keeps one call in flight: `inFlight` loops, `inFlight` calls, steady from the start.
   const loop = async () => {
     while (!stop) {
-      const reply = await contender.call(payload);
-      if (!reply.equals(payload)) throw new Error(`${contender.name}: echo of ${payload.length} bytes came back different`);
+      checkEcho(contender, payload, await contender.call(payload));
       done += 1;
     }
   };

@@ -1,6 +1,7 @@
 // A contender's first calls run cold (JIT, connection set-up, buffers growing): each phase
 // makes a few thousand before its first round, so that round 1 measures the same thing as round 5.
 import type { Contender } from "../contender.js";
+import { checkEcho } from "./echo.js";
 
 export async function warmUp(
   contender: Contender,
@@ -13,8 +14,7 @@ export async function warmUp(
     Array.from({ length: inFlight }, async () => {
       while (left > 0 && performance.now() < end) {
         left -= 1;
-        const reply = await contender.call(payload);
-        if (!reply.equals(payload)) throw new Error(`${contender.name}: echo of ${payload.length} bytes came back different`);
+        checkEcho(contender, payload, await contender.call(payload));
       }
     }),
   );

@@ -5,13 +5,14 @@ import * as path from "node:path";
 import { createPool, type Pool, type PoolOptions } from "airlock";
 import type { Contender, StartOptions } from "../contender.js";
 import { createBenchServiceClient, type BenchServiceClient } from "../gen/airlock/bench/v1/bench_airlock.js";
+import type { EchoReply } from "../gen/airlock/bench/v1/bench_pb.js";
 import { packageVersion } from "./child.js";
 import { asBuffer } from "./work.js";
 
 /** The benchmarks' airlock worker module: bench/worker.ts, compiled. */
 export const benchWorkerPath = path.join(__dirname, "..", "worker.js");
 
-export class AirlockContender implements Contender {
+export class AirlockContender implements Contender<EchoReply> {
   readonly name: string = "airlock";
   readonly version = packageVersion("airlock");
   readonly notes: string = "createPool + generated client, protobuf bytes field; concurrency = the phase's (64 in the throughput phases); standby 1 (the default)";
@@ -28,8 +29,12 @@ export class AirlockContender implements Contender {
     this.client = createBenchServiceClient(this.pool);
   }
 
-  async call(payload: Buffer): Promise<Buffer> {
-    return asBuffer((await this.client.echo({ data: payload })).data);
+  call(payload: Buffer): Promise<EchoReply> {
+    return this.client.echo({ data: payload });
+  }
+
+  echoed(reply: EchoReply): Uint8Array {
+    return reply.data;
   }
 
   async send(payload: Buffer): Promise<number> {

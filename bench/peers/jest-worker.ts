@@ -35,8 +35,8 @@ export class JestWorkerContender implements Contender {
     await Promise.all(Array.from({ length: workers }, () => this.farm!.sink(new Uint8Array(1))));
   }
 
-  async call(payload: Buffer): Promise<Buffer> {
-    return asBuffer(await this.farm!.echo(payload));
+  call(payload: Buffer): Promise<Uint8Array> {
+    return this.farm!.echo(payload);
   }
 
   send(payload: Buffer): Promise<number> {

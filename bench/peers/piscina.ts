@@ -37,8 +37,8 @@ export class PiscinaContender implements Contender {
     await Promise.all(Array.from({ length: workers }, () => this.pool!.run({ op: "sink", data: new Uint8Array(1) })));
   }
 
-  async call(payload: Buffer): Promise<Buffer> {
-    return asBuffer((await this.pool!.run({ op: "echo", data: payload })) as Uint8Array);
+  call(payload: Buffer): Promise<Uint8Array> {
+    return this.pool!.run({ op: "echo", data: payload });
   }
 
   async send(payload: Buffer): Promise<number> {
