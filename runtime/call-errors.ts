@@ -15,13 +15,17 @@ export interface Door {
 
 /** Why a pool turns a call away before taking it, the same in both isolations; undefined when it takes it. */
 export function refusal(method: MethodDefinition, signal: AbortSignal | undefined, door: Door): AirlockError | undefined {
-  const refuse = (code: Code, message: string) => new AirlockError(code, message, { method: method.path });
-  if (door.closed) return refuse(Code.FailedPrecondition, "the pool is closed");
-  if (method.kind !== "unary") return refuse(Code.Unimplemented, `${method.path} is a ${method.kind} method; airlock runs unary methods only`);
+  if (door.closed) return refuse(method, Code.FailedPrecondition, "the pool is closed");
+  if (method.kind !== "unary") return refuse(method, Code.Unimplemented, `${method.path} is a ${method.kind} method; airlock runs unary methods only`);
   if (door.circuit) return circuitError(door.circuit, method);
-  if (door.queued >= door.maxQueue) return refuse(Code.ResourceExhausted, `the pool's queue is full (${door.maxQueue} calls waiting)`);
+  if (door.queued >= door.maxQueue) return refuse(method, Code.ResourceExhausted, `the pool's queue is full (${door.maxQueue} calls waiting)`);
   if (signal?.aborted) return aborted(method);
   return undefined;
+}
+
+// Made only when a call is refused: a closure per call for it cost every call.
+function refuse(method: MethodDefinition, code: Code, message: string): AirlockError {
+  return new AirlockError(code, message, { method: method.path });
 }
 
 /** The circuit's error, told to one call: same code and facts, with the call's method. */
