@@ -16,7 +16,8 @@ import { fromBinary, protoInt64, ScalarType, type DescField, type DescMessage } 
 import { scalarZeroValue } from "@bufbuild/protobuf/reflect";
 import { getTextEncoding } from "@bufbuild/protobuf/wire";
 import { isWrapperDesc } from "@bufbuild/protobuf/wkt";
-import { createMessage as create, holdsJson } from "./proto-encode.js";
+import { createMessage as create } from "./create-message.js";
+import { holdsJson } from "./proto-encode.js";
 
 type Message = Record<string, unknown>;
 type UnknownField = { no: number; wireType: number; data: Uint8Array };

@@ -11,8 +11,9 @@
  * holding google.protobuf.Struct fields (kept as JSON objects in messages) go through toBinary.
  * test/proto-encode.test.ts compares both encoders byte for byte.
  */
-import { create, protoInt64, ScalarType, toBinary, type DescField, type DescMessage } from "@bufbuild/protobuf";
+import { protoInt64, ScalarType, toBinary, type DescField, type DescMessage } from "@bufbuild/protobuf";
 import { isWrapperDesc } from "@bufbuild/protobuf/wkt";
+import { createMessage } from "./create-message.js";
 
 type Message = Record<string, unknown>;
 type FieldWriter = (message: Message) => void;
@@ -23,12 +24,6 @@ const implicitPresence = 2;
 const legacyRequired = 3;
 const slabBytes = 64 * 1024;
 const asciiFastPathLength = 32;
-
-/**
- * protobuf-es's create(), bound once: the package's index re-exports it through a getter, which
- * CommonJS code runs on every call, and hot paths create a few messages per call.
- */
-export const createMessage = create;
 
 let buffer = Buffer.allocUnsafeSlow(slabBytes);
 // Where the message being written begins in the slab, and where it has got to.

@@ -15,7 +15,8 @@ import { decodeJsonBody, decodeReplyBody, FrameFlag, FrameType, type Frame } fro
 import { errorFromBody } from "./invoke.js";
 import { nativeAddon } from "./native.js";
 import { decodeMessage } from "./proto-decode.js";
-import { createMessage, encodeMessage } from "./proto-encode.js";
+import { createMessage } from "./create-message.js";
+import { encodeMessage } from "./proto-encode.js";
 import { isStopped, residentBytes } from "./proc.js";
 import { nextStep } from "./retry-decision.js";
 import type { Pool, PoolOptions } from "./pool.js";

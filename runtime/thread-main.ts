@@ -11,7 +11,7 @@ import { travelsAsBlob } from "./blob-hints.js";
 import { Code } from "./code.js";
 import { AirlockError } from "./errors.js";
 import { errorBody, invoke, type Outcome, type RunningCall } from "./invoke.js";
-import { createMessage } from "./proto-encode.js";
+import { createMessage } from "./create-message.js";
 import { installHost, type Route } from "./serve.js";
 import { isShared, packMessage, unpackMessage, type ThreadAnswer, type ThreadTask, type ThreadWorkerData } from "./thread-wire.js";
 

@@ -11,7 +11,7 @@ import { AirlockError, type CrashFacts, type ExitCause } from "./errors.js";
 import { errorFromBody } from "./invoke.js";
 import type { Pool, PoolOptions } from "./pool.js";
 import { createPoolServices, integerAtLeast, sharedDefaults, sharedSettings } from "./pool-shared.js";
-import { createMessage } from "./proto-encode.js";
+import { createMessage } from "./create-message.js";
 import { nextStep } from "./retry-decision.js";
 import { createSharedBufferPool } from "./shared-buffers.js";
 import { isErrorAnswer, isShared, packMessage, unpackMessage, type PackedMessage, type ThreadAnswer, type ThreadTask, type ThreadWorkerData } from "./thread-wire.js";

@@ -5,7 +5,8 @@ import { createFrameReader, createFrameWriter, decodeCallBody, FrameType, jsonBo
 import { errorBody, invoke, type Outcome, type RunningCall } from "./invoke.js";
 import type { MethodDefinition } from "./definition.js";
 import { decodeMessage } from "./proto-decode.js";
-import { createMessage, encodeMessage } from "./proto-encode.js";
+import { createMessage } from "./create-message.js";
+import { encodeMessage } from "./proto-encode.js";
 import { installHost, type Handler, type WorkerHost } from "./serve.js";
 import type { WorkerBlobs } from "./worker-blobs.js";
 
