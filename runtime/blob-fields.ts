@@ -1,6 +1,7 @@
 import { ScalarType, type DescField, type DescMessage } from "@bufbuild/protobuf";
 import { Code } from "./code.js";
 import { AirlockError } from "./errors.js";
+import { oncePer } from "./once-per.js";
 
 /** One step from a message to a bytes value: a field number, and the element index for lists (-1 otherwise). */
 export interface BlobPathStep {
@@ -25,7 +26,6 @@ interface BytesHolder {
 }
 
 const placeholder = new Uint8Array(0);
-const bytesHolders = new WeakMap<DescMessage, readonly BytesHolder[]>();
 
 /**
  * Walks every bytes value of `message` (nested messages, lists and oneofs included; maps are
@@ -147,16 +147,11 @@ function messageOf(field: DescField): DescMessage | undefined {
 }
 
 // The fields through which a bytes value can be reached, computed once per schema.
-function fieldsHoldingBytes(schema: DescMessage): readonly BytesHolder[] {
-  let holders = bytesHolders.get(schema);
-  if (!holders) {
-    holders = schema.fields
-      .map((field) => ({ field, isBytes: isBytesField(field), schema: messageOf(field) }))
-      .filter((holder) => holder.isBytes || reachesBytes(holder.schema, new Set()));
-    bytesHolders.set(schema, holders);
-  }
-  return holders;
-}
+const fieldsHoldingBytes = oncePer((schema: DescMessage): readonly BytesHolder[] =>
+  schema.fields
+    .map((field) => ({ field, isBytes: isBytesField(field), schema: messageOf(field) }))
+    .filter((holder) => holder.isBytes || reachesBytes(holder.schema, new Set())),
+);
 
 function reachesBytes(schema: DescMessage | undefined, visiting: Set<DescMessage>): boolean {
   if (!schema || visiting.has(schema)) return false;

@@ -1,22 +1,15 @@
 import { getOption, hasOption, type DescField } from "@bufbuild/protobuf";
+import { oncePer } from "./once-per.js";
 
 /** What a field's `(airlock.v1.blob)` option asks for: "auto" (by size), "always" or "never". */
 export type BlobChoice = "auto" | "always" | "never";
 
 type OptionsModule = typeof import("../codegen/gen/airlock/v1/options_pb.js");
 
-const choices = new WeakMap<DescField, BlobChoice>();
 let optionsModule: OptionsModule | undefined;
 
 /** Reads the field's blob option from its descriptor (the option has runtime retention), once per field. */
-export function blobChoiceOf(field: DescField): BlobChoice {
-  let choice = choices.get(field);
-  if (choice === undefined) {
-    choice = field.proto.options ? readChoice(field) : "auto";
-    choices.set(field, choice);
-  }
-  return choice;
-}
+export const blobChoiceOf = oncePer((field: DescField): BlobChoice => (field.proto.options ? readChoice(field) : "auto"));
 
 /** Whether a bytes value of this field travels as a blob: by the field's option, else by size. */
 export function travelsAsBlob(bytes: Uint8Array, field: DescField, thresholdBytes: number): boolean {

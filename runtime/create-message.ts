@@ -13,22 +13,19 @@
  * compares both on random inits of every test schema.
  */
 import { create, isMessage, ScalarType, type DescMessage } from "@bufbuild/protobuf";
+import { oncePer } from "./once-per.js";
 
 type Message = Record<string, unknown>;
 type Factory = (init: unknown) => Message;
 
-const factories = new WeakMap<DescMessage, Factory>();
 const implicitPresence = 2;
 
 /** Returns what create(schema, init) returns: a new message from `init`, or `init` itself if it is already a message of `schema`. */
 export function createMessage(schema: DescMessage, init?: unknown): Message {
-  let factory = factories.get(schema);
-  if (factory === undefined) {
-    factory = compileFactory(schema);
-    factories.set(schema, factory);
-  }
-  return factory(init);
+  return factoryOf(schema)(init);
 }
+
+const factoryOf = oncePer(compileFactory);
 
 function compileFactory(schema: DescMessage): Factory {
   const plain = schema.members.every(

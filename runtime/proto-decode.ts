@@ -17,6 +17,7 @@ import { scalarZeroValue } from "@bufbuild/protobuf/reflect";
 import { getTextEncoding } from "@bufbuild/protobuf/wire";
 import { isWrapperDesc } from "@bufbuild/protobuf/wkt";
 import { createMessage as create } from "./create-message.js";
+import { oncePer } from "./once-per.js";
 import { holdsJson } from "./proto-encode.js";
 
 type Message = Record<string, unknown>;
@@ -256,17 +257,8 @@ function scalarReader(type: ScalarType, strict: boolean, longAsString: boolean):
 
 // ---- compiled readers ----
 
-// A schema's readers, or null when it goes through fromBinary; undefined: not compiled yet.
-const compiledMessages = new WeakMap<DescMessage, CompiledMessage | null>();
-
-function compiledMessage(schema: DescMessage): CompiledMessage | null {
-  let compiled = compiledMessages.get(schema);
-  if (compiled === undefined) {
-    compiled = holdsJson(schema, new Set()) ? null : compileMessage(schema);
-    compiledMessages.set(schema, compiled);
-  }
-  return compiled;
-}
+// A schema's readers, or null when it goes through fromBinary.
+const compiledMessage = oncePer((schema: DescMessage): CompiledMessage | null => (holdsJson(schema, new Set()) ? null : compileMessage(schema)));
 
 function compileMessage(schema: DescMessage): CompiledMessage {
   const description = String(schema);
@@ -315,8 +307,6 @@ function compileMessage(schema: DescMessage): CompiledMessage {
       depth--;
     },
   };
-  // Registered before its fields are compiled, so that recursive types find it.
-  compiledMessages.set(schema, compiled);
   for (const field of schema.fields) fieldReaders.set(field.number, compileField(field));
   return compiled;
 }

@@ -14,6 +14,7 @@
 import { protoInt64, ScalarType, toBinary, type DescField, type DescMessage } from "@bufbuild/protobuf";
 import { isWrapperDesc } from "@bufbuild/protobuf/wkt";
 import { createMessage } from "./create-message.js";
+import { oncePer } from "./once-per.js";
 
 type Message = Record<string, unknown>;
 type FieldWriter = (message: Message) => void;
@@ -255,17 +256,8 @@ function wireTypeOf(type: ScalarType): number {
 
 // ---- compiled writers ----
 
-// A schema's writer, or null when it goes through toBinary; undefined: not compiled yet.
-const writers = new WeakMap<DescMessage, FieldWriter | null>();
-
-function messageWriter(schema: DescMessage): FieldWriter | null {
-  let write = writers.get(schema);
-  if (write === undefined) {
-    write = holdsJson(schema, new Set()) ? null : compileMessage(schema);
-    writers.set(schema, write);
-  }
-  return write;
-}
+// A schema's writer, or null when it goes through toBinary.
+const messageWriter = oncePer((schema: DescMessage): FieldWriter | null => (holdsJson(schema, new Set()) ? null : compileMessage(schema)));
 
 /** Whether a schema holds google.protobuf.Struct in a field (outside google.protobuf.Value): such a field is a JSON object in messages. */
 export function holdsJson(schema: DescMessage, visiting: Set<DescMessage>): boolean {
@@ -290,8 +282,6 @@ function compileMessage(schema: DescMessage): FieldWriter {
       }
     }
   };
-  // Registered before its fields are compiled, so that recursive types find it.
-  writers.set(schema, write);
   for (const field of [...schema.fields].sort((a, b) => a.number - b.number)) fieldWriters.push(compileField(field));
   return write;
 }

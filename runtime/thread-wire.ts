@@ -9,6 +9,7 @@
 import { create, fromBinary, toBinary, type DescField, type DescMessage } from "@bufbuild/protobuf";
 import { putBlob, takeBlobs, type BlobPathStep } from "./blob-fields.js";
 import { holdsSchemaTypes } from "./clone-check.js";
+import { oncePer } from "./once-per.js";
 import type { ErrorBody } from "./invoke.js";
 
 /** A bytes value carried beside the protobuf bytes, and where in the message it belongs. */
@@ -87,15 +88,11 @@ function isEncoded(packed: PackedMessage): packed is EncodedMessage {
   return !("$typeName" in packed);
 }
 
-const clonables = new WeakMap<DescMessage, boolean>();
-
 // Whether `create()` makes plain objects for this schema and every message type it reaches.
 // Each schema walks all it reaches: an answer cached while a cycle was still open could miss a
 // message reached only past the cycle's other end.
-function clonable(schema: DescMessage): boolean {
-  let plain = clonables.get(schema);
-  if (plain !== undefined) return plain;
-  plain = true;
+const clonable = oncePer((schema: DescMessage): boolean => {
+  let plain = true;
   const seen = new Set<DescMessage>();
   const pending = [schema];
   for (let next = pending.pop(); next && plain; next = pending.pop()) {
@@ -104,9 +101,8 @@ function clonable(schema: DescMessage): boolean {
     plain = Object.getPrototypeOf(create(next)) === Object.prototype;
     for (const field of next.fields) if (field.message) pending.push(field.message);
   }
-  clonables.set(schema, plain);
   return plain;
-}
+});
 
 /** Whether the bytes live in a SharedArrayBuffer, so that posting them shares rather than copies. */
 export function isShared(bytes: Uint8Array): boolean {
