@@ -8,6 +8,12 @@ import { createRestartCounter } from "./restart-intensity.js";
 import { createPolicyResolver, createRetryThrottle } from "./retry.js";
 import { createStatsRecorder } from "./stats.js";
 
+/** A pool's circuit: closed; open, failing calls with its error until the cool-down timer fires; then half-open until one call decides. */
+export type Circuit =
+  | { readonly state: "closed" }
+  | { readonly state: "open"; readonly error: AirlockError; readonly timer: NodeJS.Timeout }
+  | { readonly state: "half-open" };
+
 /** Defaults of the options both isolations share. */
 export const sharedDefaults = {
   startTimeoutMs: 10_000,

@@ -6,7 +6,7 @@ import { takeBlobs } from "./blob-fields.js";
 import { travelsAsBlob } from "./blob-hints.js";
 import { copyReplyBlobs } from "./blob-results.js";
 import { Arena, encodeBlobTable } from "./blob-table.js";
-import { createPoolServices, sharedDefaults, sharedSettings } from "./pool-shared.js";
+import { createPoolServices, sharedDefaults, sharedSettings, type Circuit } from "./pool-shared.js";
 import { Code } from "./code.js";
 import type { CallOptions, MethodDefinition, RetryPolicy } from "./definition.js";
 import { AirlockError, type CrashFacts } from "./errors.js";
@@ -86,11 +86,6 @@ interface EncodedRequest {
 }
 
 const noLeases: readonly number[] = [];
-
-type Circuit =
-  | { readonly state: "closed" }
-  | { readonly state: "open"; readonly error: AirlockError; readonly timer: NodeJS.Timeout }
-  | { readonly state: "half-open" };
 
 const defaults = {
   ...sharedDefaults,

@@ -10,7 +10,7 @@ import type { CallOptions, MethodDefinition, RetryPolicy } from "./definition.js
 import { AirlockError, type CrashFacts, type ExitCause } from "./errors.js";
 import { errorFromBody } from "./invoke.js";
 import type { Pool, PoolOptions } from "./pool.js";
-import { createPoolServices, integerAtLeast, sharedDefaults, sharedSettings } from "./pool-shared.js";
+import { createPoolServices, integerAtLeast, sharedDefaults, sharedSettings, type Circuit } from "./pool-shared.js";
 import { createMessage } from "./create-message.js";
 import { nextStep } from "./retry-decision.js";
 import { createSharedBufferPool } from "./shared-buffers.js";
@@ -59,8 +59,6 @@ function forgetAbort(this: Attempt): void {
 interface LiveCall {
   settle(error: AirlockError): void;
 }
-
-type Circuit = { readonly state: "closed" } | { readonly state: "open"; readonly error: AirlockError; readonly timer: NodeJS.Timeout } | { readonly state: "half-open" };
 
 /**
  * Starts a pool of worker threads on piscina (its threads, queue, resource limits and abort)
