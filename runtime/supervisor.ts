@@ -226,11 +226,12 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
   function checkRecycling(slot: Slot): void {
     if (slot.role !== "active") return;
     if (slot.served >= maxCallsPerWorker) return retire(slot, `recycled after ${slot.served} calls`);
-    if (maxRssBytes !== Infinity && performance.now() - slot.rssCheckedAt >= rssCheckIntervalMs) {
-      slot.rssCheckedAt = performance.now();
-      const rss = residentBytes(slot.process.pid) ?? 0;
-      if (rss > maxRssBytes) retire(slot, `recycled at ${mebibytes(rss)} resident, over ${mebibytes(maxRssBytes)}`);
-    }
+    if (maxRssBytes === Infinity) return;
+    const now = performance.now();
+    if (now - slot.rssCheckedAt < rssCheckIntervalMs) return;
+    slot.rssCheckedAt = now;
+    const rss = residentBytes(slot.process.pid) ?? 0;
+    if (rss > maxRssBytes) retire(slot, `recycled at ${mebibytes(rss)} resident, over ${mebibytes(maxRssBytes)}`);
   }
 
   function onExit(worker: WorkerProcess, exit: WorkerExit): void {
