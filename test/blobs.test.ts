@@ -1,4 +1,6 @@
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import { Code, createPool, type Pool, type PoolOptions } from "airlock";
 import { createTestServiceClient, type TestServiceClient } from "./gen/airlock/test/v1/test_airlock.js";
 import { workerPath } from "./support/crashy.js";
@@ -207,4 +209,30 @@ describe("thread isolation", () => {
     expect(reply.data[12345]).toBe((12345 * 7) & 255);
     expect((await client.blobs({ replyBytes: 100_000 })).data[99_999]).toBe((99_999 * 7) & 255);
   });
+});
+
+test("arenas do not count as memory V8 could free, so they do not make the caller's GC work harder", async () => {
+  const before = process.memoryUsage().external;
+  await start();
+  // An argument arena and a result arena per worker (the active one and the standby): 768 MiB mapped.
+  expect(memfdMappings()).toBeGreaterThanOrEqual(3);
+  expect(process.memoryUsage().external - before).toBeLessThan(64 * 1024 * 1024);
+});
+
+test("a mapping dropped without unmap() is unmapped once its buffer is collected", () => {
+  const native = path.join(__dirname, "..", "runtime", "native.js");
+  const script = `
+    const { readFileSync } = require("node:fs");
+    const addon = require(${JSON.stringify(native)}).nativeAddon();
+    const mapped = () => readFileSync("/proc/self/maps", "utf8").split("\\n").filter((l) => l.includes("memfd:airlock-dropped")).length;
+    const fd = addon.memfdCreate("airlock-dropped", 1 << 20);
+    (() => { new Uint8Array(addon.map(fd, 1 << 20, true))[0] = 1; })();
+    addon.close(fd);
+    const whileHeld = mapped();
+    globalThis.gc();
+    setImmediate(() => { globalThis.gc(); setImmediate(() => console.log(JSON.stringify({ whileHeld, afterCollection: mapped() }))); });
+  `;
+  const result = spawnSync(process.execPath, ["--expose-gc", "-e", script], { encoding: "utf8" });
+  expect(result.stderr).toBe("");
+  expect(JSON.parse(result.stdout)).toEqual({ whileHeld: 1, afterCollection: 0 });
 });
