@@ -1,6 +1,7 @@
 import { Code, isCode } from "./code.js";
 import type { HandlerContext, MethodDefinition } from "./definition.js";
 import { AirlockError } from "./errors.js";
+import type { IdTable } from "./id-table.js";
 import type { Handler } from "./serve.js";
 
 /** What the parent sends to a worker about one attempt, besides the request. */
@@ -39,7 +40,7 @@ export class RunningCall implements HandlerContext {
   readonly deadline: number | undefined;
   readonly attempt: number;
   readonly #id: number;
-  readonly #running: Map<number, RunningCall>;
+  readonly #running: IdTable<RunningCall>;
   readonly #outcome: Outcome;
   #timer: NodeJS.Timeout | undefined;
   #registered = false;
@@ -47,7 +48,7 @@ export class RunningCall implements HandlerContext {
   #cancelled = false;
   #reason: unknown;
 
-  private constructor(readonly method: MethodDefinition, info: AttemptInfo, running: Map<number, RunningCall>, outcome: Outcome) {
+  private constructor(readonly method: MethodDefinition, info: AttemptInfo, running: IdTable<RunningCall>, outcome: Outcome) {
     this.#id = info.id;
     this.attempt = info.attempt;
     this.#running = running;
@@ -61,7 +62,7 @@ export class RunningCall implements HandlerContext {
    * without a promise. An asynchronous one can be cancelled through `running` (by id) until it
    * is reported, and is cancelled by its deadline.
    */
-  static invoke(method: MethodDefinition, handler: Handler, request: unknown, info: AttemptInfo, running: Map<number, RunningCall>, outcome: Outcome): void {
+  static invoke(method: MethodDefinition, handler: Handler, request: unknown, info: AttemptInfo, running: IdTable<RunningCall>, outcome: Outcome): void {
     const call = new RunningCall(method, info, running, outcome);
     let result: unknown;
     try {

@@ -12,6 +12,7 @@ import type { CallOptions, MethodDefinition, RetryPolicy } from "./definition.js
 import { AirlockError, type CrashFacts } from "./errors.js";
 import { createFifo } from "./fifo.js";
 import { decodeJsonBody, decodeReplyBody, FrameFlag, FrameType, type Frame } from "./frame.js";
+import { createIdTable, type IdTable } from "./id-table.js";
 import { errorFromBody } from "./invoke.js";
 import { nativeAddon } from "./native.js";
 import { decodeMessage } from "./proto-decode.js";
@@ -29,7 +30,7 @@ type SpawnReason = "start" | "restart" | "recycle" | "standby" | "probe";
 interface Slot {
   readonly process: WorkerProcess;
   /** Calls sent to this worker and not answered yet, abandoned ones included: each holds a unit of concurrency. */
-  readonly calls: Map<number, PendingCall>;
+  readonly calls: IdTable<PendingCall>;
   role: SlotRole;
   served: number;
   /** Running a suspect call, which must be alone on its worker. */
@@ -142,7 +143,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
   function spawnSlot(reason: SpawnReason): Slot {
     const slot: Slot = {
       process: spawnWorker(spawnOptions, { onFrame, onExit }),
-      calls: new Map(),
+      calls: createIdTable(),
       role: "starting",
       served: 0,
       exclusive: false,

@@ -8,6 +8,7 @@ import { travelsAsBlob } from "./blob-hints.js";
 import { Code } from "./code.js";
 import type { CallOptions, MethodDefinition, RetryPolicy } from "./definition.js";
 import { AirlockError, type CrashFacts, type ExitCause } from "./errors.js";
+import { createIdTable } from "./id-table.js";
 import { errorFromBody } from "./invoke.js";
 import type { Pool, PoolOptions } from "./pool.js";
 import { createPoolServices, integerAtLeast, sharedDefaults, sharedSettings, type Circuit } from "./pool-shared.js";
@@ -70,7 +71,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
   const thresholdBytes = options.blobs === false ? Infinity : (options.blobs?.thresholdBytes ?? sharedDefaults.blobThresholdBytes);
   const { events, stats, throttle, restarts, policyOf, attemptTimeoutOf, refused } = createPoolServices(options);
   const { wake, until } = createWaiters();
-  const live = new Set<LiveCall>();
+  const live = createIdTable<LiveCall>();
   // Each thread dies once, but piscina fails every task it was running with the same error.
   const deathsSeen = new WeakSet<object>();
   const allocated = new WeakSet<ArrayBufferLike>();
@@ -250,7 +251,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
       function settle(error: AirlockError | undefined, reply?: unknown): void {
         if (settled) return;
         settled = true;
-        live.delete(self);
+        live.delete(id);
         if (!current) releaseCopies();
         clearTimeout(deadlineTimer);
         clearTimeout(backoffTimer);
@@ -369,7 +370,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
           timeoutMs,
         );
       }
-      live.add(self);
+      live.set(id, self);
       runAttempt();
     });
   }
@@ -401,7 +402,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
     if (circuit.state === "open") clearTimeout(circuit.timer);
     if (!(await until(() => live.size === 0, timeoutMs))) {
       const error = closedBeforeFinish();
-      for (const call of live) call.settle(error);
+      for (const call of live.values()) call.settle(error);
     }
     await piscina.destroy();
     cancellations.close();

@@ -1,6 +1,7 @@
 import type { Socket } from "node:net";
 import { Code } from "./code.js";
 import { AirlockError } from "./errors.js";
+import { createIdTable, type IdTable } from "./id-table.js";
 import { createFrameReader, createFrameWriter, decodeCallBody, FrameType, jsonBody, type Frame, type FrameWriter } from "./frame.js";
 import { errorBody, invoke, type Outcome, type RunningCall } from "./invoke.js";
 import type { MethodDefinition } from "./definition.js";
@@ -12,7 +13,7 @@ import type { WorkerBlobs } from "./worker-blobs.js";
 
 /** The worker end of the control channel; one per worker process, set up by worker-main. */
 interface WorkerConnection extends WorkerHost, Outcome {
-  readonly running: Map<number, RunningCall>;
+  readonly running: IdTable<RunningCall>;
   /** Method paths by the numbers the parent gave them (see FrameFlag.MethodPath). */
   readonly methodPaths: string[];
   readonly writer: FrameWriter;
@@ -24,7 +25,7 @@ export function openWorkerConnection(socket: Socket, maxFrameBytes: number, blob
   let readyScheduled = false;
   const conn: WorkerConnection = {
     routes: new Map(),
-    running: new Map(),
+    running: createIdTable(),
     methodPaths: [],
     writer: createFrameWriter(socket),
     blobs,

@@ -9,7 +9,7 @@ import { TestServiceDefinition } from "../gen/airlock/test/v1/test_airlock.js";
 const channel = (process as unknown as { _getActiveHandles(): unknown[] })
   ._getActiveHandles()
   .find((handle): handle is Socket => handle instanceof Socket && (handle as unknown as { _handle?: { fd?: number } })._handle?.fd === 3);
-const running = (globalThis as Record<symbol, { running: Map<number, unknown> }>)[Symbol.for("airlock.worker.host")]!.running;
+const running = (globalThis as Record<symbol, { running: { ids(): number[] } }>)[Symbol.for("airlock.worker.host")]!.running;
 const generation = Number((process.env.AIRLOCK_RESULT_ARENA ?? "0:0:0").split(":")[2]);
 
 function substitute(bytes: Uint8Array, marker: number, value: number): Buffer {
@@ -23,7 +23,7 @@ serve(TestServiceDefinition, {
     if (!request.text.startsWith("attack")) return { text: request.text, data: request.data, pid: process.pid };
     // Once the handler has returned its promise, the call is among the running ones.
     await null;
-    const id = [...running.keys()].at(-1) ?? 0;
+    const id = running.ids().at(-1) ?? 0;
     channel!.write(substitute(substitute(request.data, 0xaaaaaaaa, id), 0xbbbbbbbb, generation));
     return new Promise<never>(() => undefined);
   },
