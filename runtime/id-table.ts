@@ -13,7 +13,9 @@
  * This table is open addressing over two arrays, with linear probing on `id & mask`: ids a
  * pool hands out in sequence land in neighbouring slots. A delete shifts the entries after it
  * back (no tombstones), so a steady load never reallocates, and a deleted value is referenced
- * by nothing.
+ * by nothing. The shift looks no further than the farthest any entry sits from its own slot:
+ * with ids in sequence that is 0, and a delete touches one slot instead of the whole run of
+ * calls in flight after it.
  */
 export interface IdTable<T> {
   readonly size: number;
@@ -38,6 +40,8 @@ export function createIdTable<T>(): IdTable<T> {
   let entries: (T | undefined)[] = new Array<T | undefined>(initialCapacity).fill(undefined);
   let mask = initialCapacity - 1;
   let size = 0;
+  // How far any entry has been placed from its home slot, at most (never lowered but by a rebuild).
+  let maxDisplacement = 0;
 
   const slotOf = (id: number): number => {
     let at = id & mask;
@@ -51,12 +55,19 @@ export function createIdTable<T>(): IdTable<T> {
     ids = new Array<number>(oldIds.length * 2).fill(empty);
     entries = new Array<T | undefined>(oldIds.length * 2).fill(undefined);
     mask = ids.length - 1;
+    maxDisplacement = 0;
     for (let i = 0; i < oldIds.length; i++) {
-      if (oldIds[i] === empty) continue;
-      const at = slotOf(oldIds[i]!);
-      ids[at] = oldIds[i]!;
-      entries[at] = oldEntries[i];
+      if (oldIds[i] !== empty) place(oldIds[i]!, oldEntries[i] as T);
     }
+  };
+
+  // Puts a new id in the first free slot from its home.
+  const place = (id: number, value: T): void => {
+    const at = slotOf(id);
+    ids[at] = id;
+    entries[at] = value;
+    const displacement = (at - (id & mask)) & mask;
+    if (displacement > maxDisplacement) maxDisplacement = displacement;
   };
 
   return {
@@ -71,16 +82,14 @@ export function createIdTable<T>(): IdTable<T> {
     },
     set(id, value) {
       id >>>= 0;
-      let at = slotOf(id);
-      if (ids[at] === empty) {
-        if (2 * (size + 1) > ids.length) {
-          grow();
-          at = slotOf(id);
-        }
-        ids[at] = id;
-        size += 1;
+      const at = slotOf(id);
+      if (ids[at] !== empty) {
+        entries[at] = value;
+        return;
       }
-      entries[at] = value;
+      if (2 * (size + 1) > ids.length) grow();
+      place(id, value);
+      size += 1;
     },
     delete(id) {
       let hole = slotOf(id >>> 0);
@@ -88,7 +97,8 @@ export function createIdTable<T>(): IdTable<T> {
       size -= 1;
       // Close the gap: an entry further on moves back into the hole unless its home slot lies
       // cyclically in (hole, where it is], where a search for it would stop before the hole.
-      for (let at = (hole + 1) & mask; ids[at] !== empty; at = (at + 1) & mask) {
+      // None farther from the hole than any entry is from its home can be in that case.
+      for (let at = (hole + 1) & mask; ids[at] !== empty && ((at - hole) & mask) <= maxDisplacement; at = (at + 1) & mask) {
         const home = ids[at]! & mask;
         const reachable = hole <= at ? hole < home && home <= at : hole < home || home <= at;
         if (reachable) continue;
@@ -112,6 +122,7 @@ export function createIdTable<T>(): IdTable<T> {
       ids.fill(empty);
       entries.fill(undefined);
       size = 0;
+      maxDisplacement = 0;
     },
   };
 }
