@@ -640,8 +640,9 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
   // for all attempts, and the frame carries their handles.
   function encodeRequest(method: MethodDefinition, request: unknown): EncodedRequest {
     const message = createMessage(method.input, request as never) as Record<string, unknown>;
-    const { message: withHandles, taken } = takeArgument ? takeBlobs(method.input, message, takeArgument) : { message, taken: [] };
-    if (taken.length === 0) return { bytes: encodeMessage(method.input, message), blobTable: undefined, leases: noLeases };
+    const took = takeArgument && takeBlobs(method.input, message, takeArgument);
+    if (!took) return { bytes: encodeMessage(method.input, message), blobTable: undefined, leases: noLeases };
+    const { message: withHandles, taken } = took;
     const leases = taken.map(({ token }) => token.lease);
     try {
       const blobTable = encodeBlobTable(

@@ -63,7 +63,7 @@ export interface ThreadWorkerData {
  * schema's types travels as bytes (see clone-check.ts). The message passed in is never modified.
  */
 export function packMessage(schema: DescMessage, message: Record<string, unknown>, take: (bytes: Uint8Array, field: DescField) => Uint8Array | undefined): PackedMessage {
-  const { message: rest, taken } = takeBlobs(schema, message, take);
+  const { message: rest, taken } = takeBlobs(schema, message, take) ?? { message, taken: [] };
   if (clonable(schema) && holdsSchemaTypes(schema, rest)) {
     // takeBlobs copied every container on the way to a taken value: the replacements go there.
     for (const { path, token } of taken) putBlob(schema, rest, path, token);

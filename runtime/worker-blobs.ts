@@ -12,8 +12,8 @@ const trimIntervalMs = 1000;
 export interface WorkerBlobs {
   /** Puts zero-copy, read-only views of the request's blobs into the decoded request. */
   patchRequest(schema: DescMessage, request: Record<string, unknown>, blobTable: Buffer): void;
-  /** Moves the reply's large bytes into the result arena; returns the message to encode and its table. */
-  takeReplyBlobs(schema: DescMessage, reply: Record<string, unknown>, callId: number): { reply: Record<string, unknown>; blobTable?: Buffer };
+  /** Moves the reply's large bytes into the result arena; returns the message to encode and its table, or undefined when none moved. */
+  takeReplyBlobs(schema: DescMessage, reply: Record<string, unknown>, callId: number): { reply: Record<string, unknown>; blobTable: Buffer } | undefined;
   /** The parent has copied the blobs of a reply: their space may be reused. */
   release(callId: number): void;
 }
@@ -42,8 +42,9 @@ export function openWorkerBlobs(env: NodeJS.ProcessEnv): WorkerBlobs | undefined
       }
     },
     takeReplyBlobs(schema, reply, callId) {
-      const { message, taken } = takeBlobs(schema, reply, takeResult);
-      if (taken.length === 0) return { reply };
+      const took = takeBlobs(schema, reply, takeResult);
+      if (!took) return undefined;
+      const { message, taken } = took;
       leases.set(callId, taken.map(({ token }) => token.lease));
       const refs: BlobRef[] = taken.map(({ path, token }) => ({ arena: Arena.Results, generation, offset: token.offset, length: token.length, path }));
       return { reply: message, blobTable: encodeBlobTable(refs) };

@@ -38,10 +38,10 @@ export function openWorkerConnection(socket: Socket, maxFrameBytes: number, blob
     succeed(id, method, result) {
       const { output } = method;
       try {
-        let reply = createMessage(output, result as never) as Record<string, unknown>;
-        let blobTable: Buffer | undefined;
-        if (blobs) ({ reply, blobTable } = blobs.takeReplyBlobs(output, reply, id));
-        conn.writer.reply(id, encodeMessage(output, reply), blobTable);
+        const reply = createMessage(output, result as never) as Record<string, unknown>;
+        const moved = blobs?.takeReplyBlobs(output, reply, id);
+        if (moved) conn.writer.reply(id, encodeMessage(output, moved.reply), moved.blobTable);
+        else conn.writer.reply(id, encodeMessage(output, reply), undefined);
       } catch (error) {
         // Blobs taken for a reply that could not be sent will never be released by the parent.
         blobs?.release(id);
