@@ -61,6 +61,12 @@ export function createIdTable<T>(): IdTable<T> {
     }
   };
 
+  const slotsInIdOrder = (): number[] => {
+    const slots: number[] = [];
+    for (let at = 0; at < ids.length; at++) if (ids[at] !== empty) slots.push(at);
+    return slots.sort((a, b) => ids[a]! - ids[b]!);
+  };
+
   // Puts a new id in the first free slot from its home.
   const place = (id: number, value: T): void => {
     const at = slotOf(id);
@@ -111,12 +117,10 @@ export function createIdTable<T>(): IdTable<T> {
       return true;
     },
     ids() {
-      return ids.filter((id) => id !== empty).sort((a, b) => a - b);
+      return slotsInIdOrder().map((at) => ids[at]!);
     },
     values() {
-      const slots: number[] = [];
-      for (let i = 0; i < ids.length; i++) if (ids[i] !== empty) slots.push(i);
-      return slots.sort((a, b) => ids[a]! - ids[b]!).map((i) => entries[i] as T);
+      return slotsInIdOrder().map((at) => entries[at] as T);
     },
     clear() {
       ids.fill(empty);

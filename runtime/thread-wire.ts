@@ -63,13 +63,14 @@ export interface ThreadWorkerData {
  * schema's types travels as bytes (see clone-check.ts). The message passed in is never modified.
  */
 export function packMessage(schema: DescMessage, message: Record<string, unknown>, take: (bytes: Uint8Array, field: DescField) => Uint8Array | undefined): PackedMessage {
-  const { message: rest, taken } = takeBlobs(schema, message, take) ?? { message, taken: [] };
+  const took = takeBlobs(schema, message, take);
+  const rest = took?.message ?? message;
   if (clonable(schema) && holdsSchemaTypes(schema, rest)) {
     // takeBlobs copied every container on the way to a taken value: the replacements go there.
-    for (const { path, token } of taken) putBlob(schema, rest, path, token);
+    if (took) for (const { path, token } of took.taken) putBlob(schema, rest, path, token);
     return rest;
   }
-  const blobs = taken.length === 0 ? undefined : taken.map(({ path, token }) => ({ path, bytes: token }));
+  const blobs = took?.taken.map(({ path, token }) => ({ path, bytes: token }));
   return { bytes: toBinary(schema, rest as never), blobs };
 }
 

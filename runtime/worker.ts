@@ -40,8 +40,7 @@ export function openWorkerConnection(socket: Socket, maxFrameBytes: number, blob
       try {
         const reply = createMessage(output, result as never) as Record<string, unknown>;
         const moved = blobs?.takeReplyBlobs(output, reply, id);
-        if (moved) conn.writer.reply(id, encodeMessage(output, moved.reply), moved.blobTable);
-        else conn.writer.reply(id, encodeMessage(output, reply), undefined);
+        conn.writer.reply(id, encodeMessage(output, moved?.reply ?? reply), moved?.blobTable);
       } catch (error) {
         // Blobs taken for a reply that could not be sent will never be released by the parent.
         blobs?.release(id);

@@ -116,9 +116,7 @@ napi_value UncountedArrayBuffer(Napi::Env env, Mapping* mapping) {
   // A napi_value is a V8 handle's slot, as Node's own v8impl::JsValueFromV8LocalValue makes it.
   napi_value value = reinterpret_cast<napi_value>(*buffer);
   if (napi_add_finalizer(env, value, mapping, FinalizeMapping, nullptr, nullptr) != napi_ok) {
-    Forget(mapping);
-    Unmap(mapping);
-    delete mapping;
+    FinalizeMapping(env, mapping, nullptr);
     return nullptr;
   }
   return value;
