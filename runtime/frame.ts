@@ -91,12 +91,12 @@ export function decodeReplyBody(frame: Frame): { protobufStart: number; blobTabl
 export function decodeCallBody(frame: Frame): { method: number; path: string | undefined; protobufStart: number; blobTable: Buffer | undefined } {
   const { bytes, bodyStart, bodyEnd } = frame;
   if (bodyEnd - bodyStart < 4) throw frameError("call frame too short for its method number");
-  const method = bytes.readUInt32LE(bodyStart);
+  const method = readU32(bytes, bodyStart);
   let at = bodyStart + 4;
   let path: string | undefined;
   if (frame.flags & FrameFlag.MethodPath) {
     if (bodyEnd - at < 2) throw frameError("call frame too short for its method path length");
-    const pathEnd = at + 2 + bytes.readUInt16LE(at);
+    const pathEnd = at + 2 + (bytes[at]! | (bytes[at + 1]! << 8));
     if (bodyEnd < pathEnd) throw frameError("call frame shorter than its method path");
     path = bytes.toString("utf8", at + 2, pathEnd);
     at = pathEnd;
@@ -115,7 +115,7 @@ function tableAndPayload(frame: Frame, at: number): { protobufStart: number; blo
 // Where the blob table that starts at `at` (with its u32 length) ends, checked against the body.
 function tableEndOf(frame: Frame, at: number): number {
   if (frame.bodyEnd - at < 4) throw frameError("frame too short for its blob table length");
-  const end = at + 4 + frame.bytes.readUInt32LE(at);
+  const end = at + 4 + readU32(frame.bytes, at);
   if (end > frame.bodyEnd) throw frameError("frame shorter than its blob table");
   return end;
 }
@@ -155,7 +155,7 @@ export function createFrameReader(onFrame: (frame: Frame) => void, maxFrameBytes
     buffered += chunk.length;
     while (buffered >= sizeFieldSize) {
       if (chunks[0]!.length - offset < sizeFieldSize) join();
-      const size = chunks[0]!.readUInt32LE(offset);
+      const size = readU32(chunks[0]!, offset);
       if (size < headerSize - sizeFieldSize || size > maxFrameBytes) {
         throw frameError(`frame size ${size} is outside [${headerSize - sizeFieldSize}, ${maxFrameBytes}]`);
       }
@@ -181,22 +181,37 @@ function decodeFrame(bytes: Buffer, start: number, end: number): Frame {
   return {
     type: type as FrameType,
     flags: bytes[start + 5]!,
-    attempt: bytes.readUInt16LE(start + 6),
-    id: bytes.readUInt32LE(start + 8),
-    timeoutMs: bytes.readUInt32LE(start + 12),
+    attempt: bytes[start + 6]! | (bytes[start + 7]! << 8),
+    id: readU32(bytes, start + 8),
+    timeoutMs: readU32(bytes, start + 12),
     bytes,
     bodyStart: start + headerSize,
     bodyEnd: end,
   };
 }
 
-function writeHeader(to: Buffer, at: number, frameBytes: number, type: FrameType, flags: number, attempt: number, id: number, timeoutMs: number): void {
-  to.writeUInt32LE(frameBytes - sizeFieldSize, at);
+function writeHeader(to: Uint8Array, at: number, frameBytes: number, type: FrameType, flags: number, attempt: number, id: number, timeoutMs: number): void {
+  writeU32(to, at, frameBytes - sizeFieldSize);
   to[at + 4] = type;
   to[at + 5] = flags;
-  to.writeUInt16LE(Math.min(attempt, 0xffff), at + 6);
-  to.writeUInt32LE(id >>> 0, at + 8);
-  to.writeUInt32LE(Math.min(Math.max(0, Math.ceil(timeoutMs)), 0xffffffff), at + 12);
+  const attemptField = Math.min(attempt, 0xffff);
+  to[at + 6] = attemptField;
+  to[at + 7] = attemptField >>> 8;
+  writeU32(to, at + 8, id);
+  writeU32(to, at + 12, Math.min(Math.max(0, Math.ceil(timeoutMs)), 0xffffffff));
+}
+
+// Header fields are read and written byte by byte: Buffer's readUInt32LE and writeUInt32LE
+// check their arguments on every call, and that cost more than the rest of a header.
+function readU32(from: Uint8Array, at: number): number {
+  return (from[at]! | (from[at + 1]! << 8) | (from[at + 2]! << 16)) + from[at + 3]! * 0x1000000;
+}
+
+function writeU32(to: Uint8Array, at: number, value: number): void {
+  to[at] = value;
+  to[at + 1] = value >>> 8;
+  to[at + 2] = value >>> 16;
+  to[at + 3] = value >>> 24;
 }
 
 const emptyBody = new Uint8Array(0);
@@ -270,15 +285,16 @@ export function createFrameWriter(socket: Socket): FrameWriter {
     writeHeader(slab, end, prefixBytes + payload.length, type, flags, attempt, id, timeoutMs);
     end += headerSize;
     if (method !== undefined) {
-      slab.writeUInt32LE(method, end);
+      writeU32(slab, end, method);
       end += 4;
     }
     if (path) {
-      slab.writeUInt16LE(path.length, end);
+      slab[end] = path.length;
+      slab[end + 1] = path.length >>> 8;
       end += 2 + path.copy(slab, end + 2);
     }
     if (table) {
-      slab.writeUInt32LE(table.length, end);
+      writeU32(slab, end, table.length);
       end += 4 + table.copy(slab, end + 4);
     }
     if (copied) {

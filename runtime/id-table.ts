@@ -17,116 +17,126 @@
  * with ids in sequence that is 0, and a delete touches one slot instead of the whole run of
  * calls in flight after it.
  */
-export interface IdTable<T> {
-  readonly size: number;
-  get(id: number): T | undefined;
-  has(id: number): boolean;
-  set(id: number, value: T): void;
-  /** Removes the entry for `id`; returns whether there was one. */
-  delete(id: number): boolean;
-  /** The ids in ascending order; a copy, so the table may change while it is walked. */
-  ids(): number[];
-  /** The values in the order of their ids; a copy, as ids() is. */
-  values(): T[];
-  clear(): void;
-}
-
 const empty = -1;
 const initialCapacity = 64;
 
-/** Returns an empty table; it grows to twice its entries' count as needed and never shrinks. */
-export function createIdTable<T>(): IdTable<T> {
-  let ids: number[] = new Array<number>(initialCapacity).fill(empty);
-  let entries: (T | undefined)[] = new Array<T | undefined>(initialCapacity).fill(undefined);
-  let mask = initialCapacity - 1;
-  let size = 0;
+/**
+ * A class, not an object literal of closures: V8 gives an object literal with a getter (this
+ * table's `size`) a dictionary of properties instead of a fast shape, and every call through
+ * such an object took a generic lookup.
+ */
+export class IdTable<T> {
+  #ids: number[] = new Array<number>(initialCapacity).fill(empty);
+  #entries: (T | undefined)[] = new Array<T | undefined>(initialCapacity).fill(undefined);
+  #mask = initialCapacity - 1;
+  #size = 0;
   // How far any entry has been placed from its home slot, at most (never lowered but by a rebuild).
-  let maxDisplacement = 0;
+  #maxDisplacement = 0;
 
-  const slotOf = (id: number): number => {
+  /** The number of entries. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** The value for `id`, or undefined. */
+  get(id: number): T | undefined {
+    return this.#entries[this.#slotOf(id >>> 0)];
+  }
+
+  /** Whether `id` has an entry. */
+  has(id: number): boolean {
+    return this.#ids[this.#slotOf(id >>> 0)] !== empty;
+  }
+
+  /** Sets the value for `id`, growing the table to twice its entries' count when needed (it never shrinks). */
+  set(id: number, value: T): void {
+    id >>>= 0;
+    const at = this.#slotOf(id);
+    if (this.#ids[at] !== empty) {
+      this.#entries[at] = value;
+      return;
+    }
+    if (2 * (this.#size + 1) > this.#ids.length) this.#grow();
+    this.#place(id, value);
+    this.#size += 1;
+  }
+
+  /** Removes the entry for `id`; returns whether there was one. */
+  delete(id: number): boolean {
+    const ids = this.#ids;
+    const entries = this.#entries;
+    const mask = this.#mask;
+    let hole = this.#slotOf(id >>> 0);
+    if (ids[hole] === empty) return false;
+    this.#size -= 1;
+    // Close the gap: an entry further on moves back into the hole unless its home slot lies
+    // cyclically in (hole, where it is], where a search for it would stop before the hole.
+    // None farther from the hole than any entry is from its home can be in that case.
+    for (let at = (hole + 1) & mask; ids[at] !== empty && ((at - hole) & mask) <= this.#maxDisplacement; at = (at + 1) & mask) {
+      const home = ids[at]! & mask;
+      const reachable = hole <= at ? hole < home && home <= at : hole < home || home <= at;
+      if (reachable) continue;
+      ids[hole] = ids[at]!;
+      entries[hole] = entries[at];
+      hole = at;
+    }
+    ids[hole] = empty;
+    entries[hole] = undefined;
+    return true;
+  }
+
+  /** The ids in ascending order; a copy, so the table may change while it is walked. */
+  ids(): number[] {
+    return this.#slotsInIdOrder().map((at) => this.#ids[at]!);
+  }
+
+  /** The values in the order of their ids; a copy, as ids() is. */
+  values(): T[] {
+    return this.#slotsInIdOrder().map((at) => this.#entries[at] as T);
+  }
+
+  /** Removes every entry. */
+  clear(): void {
+    this.#ids.fill(empty);
+    this.#entries.fill(undefined);
+    this.#size = 0;
+    this.#maxDisplacement = 0;
+  }
+
+  #slotOf(id: number): number {
+    const ids = this.#ids;
+    const mask = this.#mask;
     let at = id & mask;
     while (ids[at] !== id && ids[at] !== empty) at = (at + 1) & mask;
     return at;
-  };
+  }
 
-  const grow = () => {
-    const oldIds = ids;
-    const oldEntries = entries;
-    ids = new Array<number>(oldIds.length * 2).fill(empty);
-    entries = new Array<T | undefined>(oldIds.length * 2).fill(undefined);
-    mask = ids.length - 1;
-    maxDisplacement = 0;
+  #grow(): void {
+    const oldIds = this.#ids;
+    const oldEntries = this.#entries;
+    this.#ids = new Array<number>(oldIds.length * 2).fill(empty);
+    this.#entries = new Array<T | undefined>(oldIds.length * 2).fill(undefined);
+    this.#mask = this.#ids.length - 1;
+    this.#maxDisplacement = 0;
     for (let i = 0; i < oldIds.length; i++) {
-      if (oldIds[i] !== empty) place(oldIds[i]!, oldEntries[i] as T);
+      if (oldIds[i] !== empty) this.#place(oldIds[i]!, oldEntries[i] as T);
     }
-  };
+  }
 
-  const slotsInIdOrder = (): number[] => {
+  #slotsInIdOrder(): number[] {
+    const ids = this.#ids;
     const slots: number[] = [];
     for (let at = 0; at < ids.length; at++) if (ids[at] !== empty) slots.push(at);
     return slots.sort((a, b) => ids[a]! - ids[b]!);
-  };
+  }
 
   // Puts a new id in the first free slot from its home.
-  const place = (id: number, value: T): void => {
-    const at = slotOf(id);
-    ids[at] = id;
-    entries[at] = value;
-    const displacement = (at - (id & mask)) & mask;
-    if (displacement > maxDisplacement) maxDisplacement = displacement;
-  };
-
-  return {
-    get size() {
-      return size;
-    },
-    get(id) {
-      return entries[slotOf(id >>> 0)];
-    },
-    has(id) {
-      return ids[slotOf(id >>> 0)] !== empty;
-    },
-    set(id, value) {
-      id >>>= 0;
-      const at = slotOf(id);
-      if (ids[at] !== empty) {
-        entries[at] = value;
-        return;
-      }
-      if (2 * (size + 1) > ids.length) grow();
-      place(id, value);
-      size += 1;
-    },
-    delete(id) {
-      let hole = slotOf(id >>> 0);
-      if (ids[hole] === empty) return false;
-      size -= 1;
-      // Close the gap: an entry further on moves back into the hole unless its home slot lies
-      // cyclically in (hole, where it is], where a search for it would stop before the hole.
-      // None farther from the hole than any entry is from its home can be in that case.
-      for (let at = (hole + 1) & mask; ids[at] !== empty && ((at - hole) & mask) <= maxDisplacement; at = (at + 1) & mask) {
-        const home = ids[at]! & mask;
-        const reachable = hole <= at ? hole < home && home <= at : hole < home || home <= at;
-        if (reachable) continue;
-        ids[hole] = ids[at]!;
-        entries[hole] = entries[at];
-        hole = at;
-      }
-      ids[hole] = empty;
-      entries[hole] = undefined;
-      return true;
-    },
-    ids() {
-      return slotsInIdOrder().map((at) => ids[at]!);
-    },
-    values() {
-      return slotsInIdOrder().map((at) => entries[at] as T);
-    },
-    clear() {
-      ids.fill(empty);
-      entries.fill(undefined);
-      size = 0;
-      maxDisplacement = 0;
-    },
-  };
+  #place(id: number, value: T): void {
+    const at = this.#slotOf(id);
+    this.#ids[at] = id;
+    this.#entries[at] = value;
+    const displacement = (at - (id & this.#mask)) & this.#mask;
+    if (displacement > this.#maxDisplacement) this.#maxDisplacement = displacement;
+  }
 }
+

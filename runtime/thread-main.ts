@@ -10,7 +10,7 @@ import { move, transferableSymbol, valueSymbol } from "piscina";
 import { travelsAsBlob } from "./blob-hints.js";
 import { Code } from "./code.js";
 import { AirlockError } from "./errors.js";
-import { createIdTable } from "./id-table.js";
+import { IdTable } from "./id-table.js";
 import { errorBody, invoke, type Outcome, type RunningCall } from "./invoke.js";
 import { createMessage } from "./create-message.js";
 import { installHost, type Route } from "./serve.js";
@@ -18,7 +18,7 @@ import { isShared, packMessage, unpackMessage, type ThreadAnswer, type ThreadTas
 
 const settings = workerData as ThreadWorkerData;
 const routes = new Map<string, Route>();
-const running = createIdTable<RunningCall>();
+const running = new IdTable<RunningCall>();
 let announceServed!: () => void;
 const served = new Promise<void>((resolve) => (announceServed = resolve));
 installHost({ routes, served: () => announceServed() });
@@ -82,7 +82,7 @@ function run(task: ThreadTask): ThreadAnswer | Promise<ThreadAnswer> {
 // A handler that answers synchronously is answered without a promise: its answer is left in
 // `syncAnswer` while invoke() runs. Asynchronous answers resolve their task's promise.
 let syncAnswer: ThreadAnswer | undefined;
-const waiting = createIdTable<(answer: ThreadAnswer) => void>();
+const waiting = new IdTable<(answer: ThreadAnswer) => void>();
 const outcome: Outcome = {
   succeed: (id, method, result) => answered(id, reply(method.output, result)),
   fail: (id, error) => answered(id, { error: errorBody(error) }),

@@ -1,6 +1,7 @@
 import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import { randomUUID } from "node:crypto";
 import * as path from "node:path";
+import { performance } from "node:perf_hooks";
 import { BroadcastChannel } from "node:worker_threads";
 import { Piscina, queueOptionsSymbol } from "piscina";
 import { aborted, cancelIgnoredReason, circuitError, closedBeforeFinish, deadlinePassed, hungReason, refusal, unencodable } from "./call-errors.js";
@@ -8,7 +9,7 @@ import { travelsAsBlob } from "./blob-hints.js";
 import { Code } from "./code.js";
 import type { CallOptions, MethodDefinition, RetryPolicy } from "./definition.js";
 import { AirlockError, type CrashFacts, type ExitCause } from "./errors.js";
-import { createIdTable } from "./id-table.js";
+import { IdTable } from "./id-table.js";
 import { errorFromBody } from "./invoke.js";
 import type { Pool, PoolOptions } from "./pool.js";
 import { createPoolServices, integerAtLeast, sharedDefaults, sharedSettings, type Circuit } from "./pool-shared.js";
@@ -71,7 +72,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
   const thresholdBytes = options.blobs === false ? Infinity : (options.blobs?.thresholdBytes ?? sharedDefaults.blobThresholdBytes);
   const { events, stats, throttle, restarts, policyOf, attemptTimeoutOf, refused } = createPoolServices(options);
   const { wake, until } = createWaiters();
-  const live = createIdTable<LiveCall>();
+  const live = new IdTable<LiveCall>();
   // Each thread dies once, but piscina fails every task it was running with the same error.
   const deathsSeen = new WeakSet<object>();
   const allocated = new WeakSet<ArrayBufferLike>();

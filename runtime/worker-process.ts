@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import type { Socket } from "node:net";
 import * as path from "node:path";
+import { performance } from "node:perf_hooks";
 import { randomInt } from "node:crypto";
 import { createArenaFd, openReadableArena, type ReadableArena } from "./blob-arena.js";
 import { Code } from "./code.js";
@@ -37,8 +38,8 @@ export interface WorkerSpawnOptions {
 
 /** Callbacks through which a worker process reports to its supervisor. */
 export interface WorkerEvents {
-  /** A reply or error frame for a call, or a heartbeat's answer. */
-  onFrame(worker: WorkerProcess, frame: Frame): void;
+  /** A reply or error frame for a call, or a heartbeat's answer; `receivedAt` is when its bytes were read (performance.now()). */
+  onFrame(worker: WorkerProcess, frame: Frame, receivedAt: number): void;
   /** The process is gone; called once, after its stderr has been read. */
   onExit(worker: WorkerProcess, exit: WorkerExit): void;
 }
@@ -101,7 +102,6 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
   const tail = createStderrTail();
   let killReason: string | undefined;
   let killCause: ExitCause | undefined;
-  let exited = false;
   let settleReady!: (error?: AirlockError) => void;
   const ready = new Promise<void>((resolve, reject) => {
     settleReady = (error) => (error ? reject(error) : resolve());
@@ -111,7 +111,9 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
   // The supervisor may learn of a failed start from onExit first; never leave this unhandled.
   ready.catch(() => undefined);
 
-  const worker: WorkerProcess = {
+  // `exited` is a field set once, not a getter: V8 gives an object literal with a getter a
+  // dictionary of properties, and the supervisor reads this object on every call.
+  const worker: { -readonly [K in keyof WorkerProcess]: WorkerProcess[K] } = {
     pid: child.pid ?? -1,
     ready,
     writer: createFrameWriter(socket),
@@ -123,9 +125,7 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
     end() {
       socket.end();
     },
-    get exited() {
-      return exited;
-    },
+    exited: false,
     results,
   };
 
@@ -151,13 +151,16 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
       // A remoteStack (even empty) is what tells the supervisor the module itself threw.
       startError = startFailure(`its module failed to load: ${String(body.message)}`, { remoteStack: stringOrUndefined(body.stack) ?? "" });
     } else if (frame.type === FrameType.Reply || frame.type === FrameType.Error || frame.type === FrameType.Pong) {
-      events.onFrame(worker, frame);
+      events.onFrame(worker, frame, receivedAt);
     } else {
       throw new AirlockError(Code.Protocol, `unexpected frame type ${frame.type} from a worker`);
     }
   }, options.maxFrameBytes);
 
+  // One clock read for all the frames of a chunk: they arrived together.
+  let receivedAt = 0;
   socket.on("data", (chunk: Buffer) => {
+    receivedAt = performance.now();
     try {
       read(chunk);
     } catch (error) {
@@ -168,7 +171,7 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
   // The end usually means the process is dying anyway, so give its exit a moment to arrive
   // first and keep the true cause (a signal, an exit code) as the reason.
   const killUnlessExited = (reason: string) => {
-    setTimeout(() => exited || worker.kill("channel-closed", reason), channelLossGraceMs).unref();
+    setTimeout(() => worker.exited || worker.kill("channel-closed", reason), channelLossGraceMs).unref();
   };
   socket.on("end", () => killUnlessExited("closed its control channel"));
   socket.on("error", (error) => killUnlessExited(`control channel failed: ${error.message}`));
@@ -193,8 +196,8 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
   });
 
   function finish(exitCode: number | null, signal: NodeJS.Signals | null, spawnFailure?: string): void {
-    if (exited) return;
-    exited = true;
+    if (worker.exited) return;
+    worker.exited = true;
     clearTimeout(startTimer);
     socket.destroy();
     child.stderr?.destroy();

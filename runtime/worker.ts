@@ -1,7 +1,7 @@
 import type { Socket } from "node:net";
 import { Code } from "./code.js";
 import { AirlockError } from "./errors.js";
-import { createIdTable, type IdTable } from "./id-table.js";
+import { IdTable } from "./id-table.js";
 import { createFrameReader, createFrameWriter, decodeCallBody, FrameType, jsonBody, type Frame, type FrameWriter } from "./frame.js";
 import { errorBody, invoke, type Outcome, type RunningCall } from "./invoke.js";
 import type { MethodDefinition } from "./definition.js";
@@ -25,7 +25,7 @@ export function openWorkerConnection(socket: Socket, maxFrameBytes: number, blob
   let readyScheduled = false;
   const conn: WorkerConnection = {
     routes: new Map(),
-    running: createIdTable(),
+    running: new IdTable(),
     methodPaths: [],
     writer: createFrameWriter(socket),
     blobs,

@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { createIdTable } from "../runtime/id-table.js";
+import { IdTable } from "../runtime/id-table.js";
 
 type Op = { kind: "set"; id: number; value: number } | { kind: "delete"; id: number } | { kind: "clear" };
 
@@ -14,7 +14,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 test("an id table answers get, has, size and values as a Map does, through any sequence of sets, deletes and clears", () => {
   fc.assert(
     fc.property(fc.array(op, { maxLength: 600 }), fc.array(id, { maxLength: 50 }), (ops, probes) => {
-      const table = createIdTable<number>();
+      const table = new IdTable<number>();
       const model = new Map<number, number>();
       for (const step of ops) {
         if (step.kind === "set") {
@@ -41,7 +41,7 @@ test("an id table answers get, has, size and values as a Map does, through any s
 });
 
 test("an id table keeps up with a steady stream of calls: 64 in flight, a million ids, answered out of order", () => {
-  const table = createIdTable<{ id: number }>();
+  const table = new IdTable<{ id: number }>();
   const inFlight: number[] = [];
   let misses = 0;
   for (let next = 1; next <= 1_000_000; next++) {
