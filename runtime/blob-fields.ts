@@ -32,23 +32,28 @@ const placeholder = new Uint8Array(0);
  * not walked) and offers it, with its field, to `take`. Values `take` accepts are replaced by empty
  * placeholders in a copy of the message, returned with what was taken; the message passed in is
  * never modified. Returns undefined when `take` accepted nothing, as it does for almost every
- * small call, which then allocates only an empty list here. Schemas with no bytes anywhere
- * inside are not walked at all.
+ * small call, which then allocates nothing here. Schemas with no bytes anywhere inside are not
+ * walked at all.
  */
 export function takeBlobs<T>(
   schema: DescMessage,
   message: Message,
   take: (bytes: Uint8Array, field: DescField) => T | undefined,
 ): { message: Message; taken: TakenBlob<T>[] } | undefined {
-  const taken: TakenBlob<T>[] = [];
-  // Setting the length costs a call into the runtime; only a `take` that threw leaves steps.
+  // Setting a length costs a call into the runtime; only a `take` that threw leaves these filled.
   if (scratchPath.length > 0) scratchPath.length = 0;
-  const replaced = walk(schema, message, scratchPath, take, taken);
-  return taken.length === 0 ? undefined : { message: replaced ?? message, taken };
+  if (scratchTaken.length > 0) scratchTaken.length = 0;
+  const replaced = walk(schema, message, scratchPath, take, scratchTaken as TakenBlob<T>[]);
+  if (scratchTaken.length === 0) return undefined;
+  const taken = scratchTaken.slice() as TakenBlob<T>[];
+  scratchTaken.length = 0;
+  return { message: replaced ?? message, taken };
 }
 
-// The path walk() extends and restores in place; `take` never walks again, so one serves all.
+// The path walk() extends and restores in place, and the list it fills: `take` never walks
+// again, so one of each serves every walk.
 const scratchPath: BlobPathStep[] = [];
+const scratchTaken: TakenBlob<unknown>[] = [];
 
 // Returns a copy of `message` with the taken values replaced, or undefined when none was.
 // `path` is where `message` is, extended and restored in place: it is copied only for a value

@@ -67,7 +67,8 @@ interface PendingCall {
   attempt: number;
   /** Attempts counted against the policy: one a co-located crash interrupted is not. */
   charged: number;
-  readonly crashes: CrashFacts[];
+  /** The crashes of its attempts; shared and empty until the first. */
+  crashes: readonly CrashFacts[];
   /** It was on a worker that crashed with other calls: it runs alone until it is cleared. */
   suspect: boolean;
   slot: Slot | undefined;
@@ -89,6 +90,7 @@ interface EncodedRequest {
 }
 
 const noLeases: readonly number[] = [];
+const noCrashes: readonly CrashFacts[] = [];
 
 const defaults = {
   ...sharedDefaults,
@@ -262,7 +264,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
       const culprit = slot.culprit ? slot.culprit === call : !slot.blameless && (alone || call.suspect);
       if (culprit) {
         const facts: CrashFacts = { ...exit, attempt: call.attempt, elapsedMs: now - call.dispatchedAt };
-        call.crashes.push(facts);
+        call.crashes = [...call.crashes, facts];
         attemptFailed(
           call,
           new AirlockError(exit.cause === "protocol" ? Code.Protocol : Code.WorkerCrashed, `worker ${exit.pid} ${exit.reason} while running ${call.method.path} (attempt ${call.attempt})`, {
@@ -572,7 +574,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
         state: "queued",
         attempt: 0,
         charged: 0,
-        crashes: [],
+        crashes: noCrashes,
         suspect: false,
         slot: undefined,
         dispatchedAt: 0,

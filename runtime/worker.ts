@@ -8,14 +8,18 @@ import type { MethodDefinition } from "./definition.js";
 import { decodeMessage } from "./proto-decode.js";
 import { createMessage } from "./create-message.js";
 import { encodeMessage } from "./proto-encode.js";
-import { installHost, type Handler, type WorkerHost } from "./serve.js";
+import { installHost, type Handler, type Route, type WorkerHost } from "./serve.js";
 import type { WorkerBlobs } from "./worker-blobs.js";
+
+type ServedRoute = Route & { readonly handler: Handler };
 
 /** The worker end of the control channel; one per worker process, set up by worker-main. */
 interface WorkerConnection extends WorkerHost, Outcome {
   readonly running: IdTable<RunningCall>;
   /** Method paths by the numbers the parent gave them (see FrameFlag.MethodPath). */
   readonly methodPaths: string[];
+  /** Routes by method number, found through methodPaths and kept until serve() changes the routes. */
+  readonly routesByNumber: (ServedRoute | undefined)[];
   readonly writer: FrameWriter;
   readonly blobs: WorkerBlobs | undefined;
 }
@@ -27,9 +31,11 @@ export function openWorkerConnection(socket: Socket, maxFrameBytes: number, blob
     routes: new Map(),
     running: new IdTable(),
     methodPaths: [],
+    routesByNumber: [],
     writer: createFrameWriter(socket),
     blobs,
     served() {
+      conn.routesByNumber.length = 0;
       if (readyScheduled) return;
       readyScheduled = true;
       // Other serve() calls made in the same tick join this announcement.
@@ -82,14 +88,11 @@ function runCall(conn: WorkerConnection, frame: Frame): void {
   let request: unknown;
   try {
     const call = decodeCallBody(frame);
-    if (call.path !== undefined) conn.methodPaths[call.method] = call.path;
-    const path = conn.methodPaths[call.method];
-    if (path === undefined) throw new AirlockError(Code.Protocol, `a call names method number ${call.method}, which no call has given a path`);
-    // Looked up on every call, as serve() may add routes after the first call of a method.
-    const route = conn.routes.get(path);
-    if (!route?.handler) {
-      throw new AirlockError(Code.Unimplemented, `method ${path} is not served by worker ${process.pid}`);
+    if (call.path !== undefined) {
+      conn.methodPaths[call.method] = call.path;
+      conn.routesByNumber[call.method] = undefined;
     }
+    const route = conn.routesByNumber[call.method] ?? findRoute(conn, call.method);
     method = route.method;
     handler = route.handler;
     try {
@@ -106,6 +109,15 @@ function runCall(conn: WorkerConnection, frame: Frame): void {
     return;
   }
   invoke(method, handler, request, frame, conn.running, conn);
+}
+
+// serve() may add routes after the first call of a method: one not found is looked up again next time.
+function findRoute(conn: WorkerConnection, method: number): ServedRoute {
+  const path = conn.methodPaths[method];
+  if (path === undefined) throw new AirlockError(Code.Protocol, `a call names method number ${method}, which no call has given a path`);
+  const route = conn.routes.get(path);
+  if (!route?.handler) throw new AirlockError(Code.Unimplemented, `method ${path} is not served by worker ${process.pid}`);
+  return (conn.routesByNumber[method] = route as ServedRoute);
 }
 
 function sendError(conn: WorkerConnection, id: number, thrown: unknown): void {
