@@ -90,6 +90,16 @@ interface EncodedRequest {
 }
 
 const noLeases: readonly number[] = [];
+
+// The executor of every call's promise, made once: it hands over the promise's settlers, which
+// the call takes at once. A closure per call would cost an allocation, and a context for
+// call()'s variables, on every call.
+let capturedResolve: ((reply: unknown) => void) | undefined;
+let capturedReject: ((error: AirlockError) => void) | undefined;
+function captureSettlers(resolve: (reply: never) => void, reject: (error: AirlockError) => void): void {
+  capturedResolve = resolve as (reply: unknown) => void;
+  capturedReject = reject;
+}
 const noCrashes: readonly CrashFacts[] = [];
 
 const defaults = {
@@ -560,51 +570,57 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     stats.counts.calls += 1;
     const timeoutMs = callOptions?.timeoutMs;
     const startedAt = performance.now();
-    return new Promise<MessageShape<O>>((resolve, reject) => {
-      const pending: PendingCall = {
-        id: nextCallId,
-        method,
-        request: encoded.bytes,
-        blobTable: encoded.blobTable,
-        leases: encoded.leases,
-        policy,
-        attemptTimeoutMs: attemptTimeoutOf(method),
-        deadline: timeoutMs === undefined ? undefined : startedAt + timeoutMs,
-        startedAt,
-        state: "queued",
-        attempt: 0,
-        charged: 0,
-        crashes: noCrashes,
-        suspect: false,
-        slot: undefined,
-        dispatchedAt: 0,
-        timer: undefined,
-        deadlineTimer: undefined,
-        signal,
-        onAbort: undefined,
-        resolve: resolve as (reply: unknown) => void,
-        reject,
-      };
-      nextCallId = nextCallId >= 0xffffffff ? 1 : nextCallId + 1;
-      if (signal) {
-        pending.onAbort = () => abandon(pending, aborted(method));
-        signal.addEventListener("abort", pending.onAbort, { once: true });
-      }
-      if (timeoutMs !== undefined) {
-        pending.deadlineTimer = setTimeout(
-          () => abandon(pending, deadlinePassed(method, timeoutMs)),
-          timeoutMs,
-        );
-      }
-      queued += 1;
-      // With no other call waiting, a free worker takes it at once, past the queues.
-      const free = queued === 1 ? leastBusySlot() : undefined;
-      if (free) dispatch(pending, free, startedAt);
-      else {
-        queue.push(pending);
-        drain();
-      }
-    });
+    const promise = new Promise<MessageShape<O>>(captureSettlers);
+    const pending: PendingCall = {
+      id: nextCallId,
+      method,
+      request: encoded.bytes,
+      blobTable: encoded.blobTable,
+      leases: encoded.leases,
+      policy,
+      attemptTimeoutMs: attemptTimeoutOf(method),
+      deadline: timeoutMs === undefined ? undefined : startedAt + timeoutMs,
+      startedAt,
+      state: "queued",
+      attempt: 0,
+      charged: 0,
+      crashes: noCrashes,
+      suspect: false,
+      slot: undefined,
+      dispatchedAt: 0,
+      timer: undefined,
+      deadlineTimer: undefined,
+      signal,
+      onAbort: undefined,
+      resolve: capturedResolve!,
+      reject: capturedReject!,
+    };
+    // Not kept past the call that took them: they hold its promise, and its reply once settled.
+    capturedResolve = capturedReject = undefined;
+    nextCallId = nextCallId >= 0xffffffff ? 1 : nextCallId + 1;
+    if (signal || timeoutMs !== undefined) watch(pending, timeoutMs);
+    queued += 1;
+    // With no other call waiting, a free worker takes it at once, past the queues.
+    const free = queued === 1 ? leastBusySlot() : undefined;
+    if (free) dispatch(pending, free, startedAt);
+    else {
+      queue.push(pending);
+      drain();
+    }
+    return promise;
+  }
+
+  // Abandons the call when its signal aborts or its deadline passes. Apart from call(), whose
+  // variables these closures would otherwise move into a context allocated on every call.
+  function watch(pending: PendingCall, timeoutMs: number | undefined): void {
+    const { method, signal } = pending;
+    if (signal) {
+      pending.onAbort = () => abandon(pending, aborted(method));
+      signal.addEventListener("abort", pending.onAbort, { once: true });
+    }
+    if (timeoutMs !== undefined) {
+      pending.deadlineTimer = setTimeout(() => abandon(pending, deadlinePassed(method, timeoutMs)), timeoutMs);
+    }
   }
 
   /** Settles a call, once: with its reply, or with `error`; `now` is passed by a reply, read when it arrived. */
