@@ -14,7 +14,8 @@ export const blobChoiceOf = oncePer((field: DescField): BlobChoice => (field.pro
 /** Whether a bytes value of this field travels as a blob: by the field's option, else by size. */
 export function travelsAsBlob(bytes: Uint8Array, field: DescField, thresholdBytes: number): boolean {
   const choice = blobChoiceOf(field);
-  return choice === "always" || (choice === "auto" && bytes.byteLength >= thresholdBytes);
+  // `length` (the same for a Uint8Array) compiles to a field load; `byteLength` to a builtin call.
+  return choice === "always" || (choice === "auto" && bytes.length >= thresholdBytes);
 }
 
 // Loaded only for fields with options: it brings descriptor.proto's schema, which costs a

@@ -62,6 +62,9 @@ export interface Frame {
   readonly bytes: Buffer;
   readonly bodyStart: number;
   readonly bodyEnd: number;
+  /** `bytes.buffer` and `bytes.byteOffset`, read once per chunk: decoders make views from them. */
+  readonly memory: ArrayBufferLike;
+  readonly memoryOffset: number;
 }
 
 /** The error for bytes on the channel that cannot be a frame: the peer that sent them is broken. */
@@ -145,6 +148,11 @@ export function createFrameReader(onFrame: (frame: Frame) => void, maxFrameBytes
   // Where the unread bytes of chunks[0] begin.
   let offset = 0;
   let buffered = 0;
+  // The memory of chunks[0], read once for all its frames (each read is a call into V8's C++),
+  // and forgotten with it.
+  let memoryOf: Buffer | undefined;
+  let memory: ArrayBufferLike | undefined;
+  let memoryOffset = 0;
   const join = () => {
     chunks[0] = chunks[0]!.subarray(offset);
     chunks = [Buffer.concat(chunks, buffered)];
@@ -163,19 +171,25 @@ export function createFrameReader(onFrame: (frame: Frame) => void, maxFrameBytes
       if (buffered < total) return;
       if (chunks[0]!.length - offset < total) join();
       const bytes = chunks[0]!;
-      const start = offset;
+      if (bytes !== memoryOf) {
+        memoryOf = bytes;
+        memory = bytes.buffer;
+        memoryOffset = bytes.byteOffset;
+      }
+      const frame = decodeFrame(bytes, offset, offset + total, memory!, memoryOffset);
       buffered -= total;
       offset += total;
       if (offset === bytes.length) {
         chunks.shift();
         offset = 0;
+        memoryOf = memory = undefined;
       }
-      onFrame(decodeFrame(bytes, start, start + total));
+      onFrame(frame);
     }
   };
 }
 
-function decodeFrame(bytes: Buffer, start: number, end: number): Frame {
+function decodeFrame(bytes: Buffer, start: number, end: number, memory: ArrayBufferLike, memoryOffset: number): Frame {
   const type = bytes[start + 4]!;
   if (type < FrameType.Call || type > maxFrameType) throw frameError(`unknown frame type ${type}`);
   return {
@@ -187,6 +201,8 @@ function decodeFrame(bytes: Buffer, start: number, end: number): Frame {
     bytes,
     bodyStart: start + headerSize,
     bodyEnd: end,
+    memory,
+    memoryOffset,
   };
 }
 

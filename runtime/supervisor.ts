@@ -365,7 +365,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
 
   function decodeReply(worker: WorkerProcess, call: PendingCall, frame: Frame): unknown {
     const { protobufStart, blobTable } = decodeReplyBody(frame);
-    const message = decodeMessage(call.method.output, frame.bytes, protobufStart, frame.bodyEnd);
+    const message = decodeMessage(call.method.output, frame.bytes, protobufStart, frame.bodyEnd, frame.memory, frame.memoryOffset);
     if (blobTable) copyReplyBlobs(call.method.output, message as Record<string, unknown>, blobTable, worker.results);
     return message;
   }

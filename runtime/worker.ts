@@ -96,7 +96,7 @@ function runCall(conn: WorkerConnection, frame: Frame): void {
     method = route.method;
     handler = route.handler;
     try {
-      request = decodeMessage(method.input, frame.bytes, call.protobufStart, frame.bodyEnd);
+      request = decodeMessage(method.input, frame.bytes, call.protobufStart, frame.bodyEnd, frame.memory, frame.memoryOffset);
     } catch (cause) {
       throw new AirlockError(Code.InvalidArgument, `cannot decode ${method.input.typeName}: ${(cause as Error).message}`);
     }

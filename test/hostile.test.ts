@@ -85,7 +85,7 @@ describe("the parent's decoding of worker bytes, fuzzed in process", () => {
     fc.assert(
       fc.property(fc.array(blobRef(fc.constantFrom(7, 8, 0)), { minLength: 1, maxLength: 4 }), (refs) => {
         const bytes = replyWithBlobs(new Uint8Array(0), encodeBlobTable(refs));
-        const frame: Frame = { type: FrameType.Reply, flags: FrameFlag.Blobs, attempt: 0, id: 1, timeoutMs: 0, bytes, bodyStart: 16, bodyEnd: bytes.length };
+        const frame: Frame = { type: FrameType.Reply, flags: FrameFlag.Blobs, attempt: 0, id: 1, timeoutMs: 0, bytes, bodyStart: 16, bodyEnd: bytes.length, memory: bytes.buffer, memoryOffset: bytes.byteOffset };
         onlyProtocolErrors(() => {
           const { blobTable } = decodeReplyBody(frame);
           copyReplyBlobs(BlobsReplySchema, { $typeName: BlobsReplySchema.typeName, seen: [], data: new Uint8Array(0) }, blobTable!, results);

@@ -19,7 +19,8 @@ function outcome(decode: () => unknown): Outcome {
 const surroundings = [Buffer.alloc(12, 0x01), Buffer.alloc(12, 0x81)];
 
 function expectSameDecoding(schema: DescMessage, bytes: Buffer, what: string): Outcome {
-  const expected = outcome(() => fromBinary(schema, bytes));
+  // From a plain Uint8Array, as decodeMessage's bytes fields are plain Uint8Array views.
+  const expected = outcome(() => fromBinary(schema, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length)));
   const around = surroundings[bytes.length % 2]!;
   const chunk = Buffer.concat([around, bytes, around]);
   const actual = outcome(() => decodeMessage(schema, chunk, around.length, around.length + bytes.length));
