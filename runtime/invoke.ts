@@ -47,6 +47,8 @@ export class RunningCall implements HandlerContext {
   #controller: AbortController | undefined;
   #cancelled = false;
   #reason: unknown;
+  // Set when the deadline passed: what the handler returns after that is not a reply.
+  #expired: AirlockError | undefined;
 
   private constructor(readonly method: MethodDefinition, info: AttemptInfo, running: IdTable<RunningCall>, outcome: Outcome) {
     this.#id = info.id;
@@ -94,7 +96,10 @@ export class RunningCall implements HandlerContext {
     this.#registered = true;
     this.#running.set(this.#id, this);
     if (this.deadline !== undefined) {
-      const expire = () => this.cancel(new AirlockError(Code.DeadlineExceeded, "the call's deadline passed"));
+      const expire = () => {
+        this.#expired = new AirlockError(Code.DeadlineExceeded, "the call's deadline passed");
+        this.cancel(this.#expired);
+      };
       this.#timer = setTimeout(expire, Math.max(0, this.deadline - Date.now())).unref();
     }
     result.then(
@@ -103,9 +108,13 @@ export class RunningCall implements HandlerContext {
     );
   }
 
+  // A handler that returns once its signal aborts for the deadline (as a well-behaved one does)
+  // answers DEADLINE_EXCEEDED, as a gRPC server does: its reply could otherwise reach the parent
+  // before the parent's own deadline timer runs, and a call past its deadline would succeed.
   #succeed(result: unknown): void {
     this.#done();
-    this.#outcome.succeed(this.#id, this.method, result);
+    if (this.#expired) this.#outcome.fail(this.#id, this.#expired);
+    else this.#outcome.succeed(this.#id, this.method, result);
   }
 
   #fail(error: unknown): void {
