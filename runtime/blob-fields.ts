@@ -1,6 +1,7 @@
 import { ScalarType, type DescField, type DescMessage } from "@bufbuild/protobuf";
 import { Code } from "./code.js";
 import { AirlockError } from "./errors.js";
+import { fieldGetter, type FieldGetter } from "./field-access.js";
 import { oncePer } from "./once-per.js";
 
 /** One step from a message to a bytes value: a field number, and the element index for lists (-1 otherwise). */
@@ -20,6 +21,8 @@ type Message = Record<string, unknown>;
 /** A field through which a bytes value can be reached: a bytes field, or a message that holds one. */
 interface BytesHolder {
   readonly field: DescField;
+  /** Reads the field, or its oneof, from a message. */
+  readonly get: FieldGetter;
   readonly isBytes: boolean;
   /** The field's message type, when it is a message or a list of messages. */
   readonly schema: DescMessage | undefined;
@@ -65,12 +68,12 @@ function walk<T>(schema: DescMessage, message: Message, path: BlobPathStep[], ta
     const holder = holders[i]!;
     const { field } = holder;
     if (field.oneof) {
-      const chosen = message[field.oneof.localName] as { case?: string; value?: unknown } | undefined;
+      const chosen = holder.get(message) as { case?: string; value?: unknown } | undefined;
       if (chosen?.case !== field.localName) continue;
       const value = visit(holder, chosen.value, path, -1, take, taken);
       if (value !== undefined) (copy ??= { ...message })[field.oneof.localName] = { case: field.localName, value };
     } else if (field.fieldKind === "list") {
-      const list = message[field.localName] as unknown[];
+      const list = holder.get(message) as unknown[];
       let listCopy: unknown[] | undefined;
       for (let index = 0; index < list.length; index++) {
         const value = visit(holder, list[index], path, index, take, taken);
@@ -78,7 +81,7 @@ function walk<T>(schema: DescMessage, message: Message, path: BlobPathStep[], ta
       }
       if (listCopy) (copy ??= { ...message })[field.localName] = listCopy;
     } else {
-      const value = visit(holder, message[field.localName], path, -1, take, taken);
+      const value = visit(holder, holder.get(message), path, -1, take, taken);
       if (value !== undefined) (copy ??= { ...message })[field.localName] = value;
     }
   }
@@ -161,7 +164,7 @@ function messageOf(field: DescField): DescMessage | undefined {
 // The fields through which a bytes value can be reached, computed once per schema.
 const fieldsHoldingBytes = oncePer((schema: DescMessage): readonly BytesHolder[] =>
   schema.fields
-    .map((field) => ({ field, isBytes: isBytesField(field), schema: messageOf(field) }))
+    .map((field) => ({ field, get: fieldGetter(field.oneof ? field.oneof.localName : field.localName), isBytes: isBytesField(field), schema: messageOf(field) }))
     .filter((holder) => holder.isBytes || reachesBytes(holder.schema, new Set())),
 );
 

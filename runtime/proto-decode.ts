@@ -17,6 +17,7 @@ import { scalarZeroValue } from "@bufbuild/protobuf/reflect";
 import { getTextEncoding } from "@bufbuild/protobuf/wire";
 import { isWrapperDesc } from "@bufbuild/protobuf/wkt";
 import { createMessage as create } from "./create-message.js";
+import { fieldGetter, fieldSetter } from "./field-access.js";
 import { oncePer } from "./once-per.js";
 import { holdsJson } from "./proto-encode.js";
 
@@ -339,7 +340,7 @@ function compileMessage(schema: DescMessage): CompiledMessage {
 }
 
 function compileField(field: DescField): FieldReader {
-  const name = field.localName;
+  const get = fieldGetter(field.localName);
   switch (field.fieldKind) {
     case "scalar": {
       const read = scalarReader(field.scalar, field.utf8Validation, field.longAsString);
@@ -355,14 +356,14 @@ function compileField(field: DescField): FieldReader {
         return (message) => {
           const child = create(field.message) as Message;
           readChild(child);
-          (message[name] as unknown[]).push(child);
+          (get(message) as unknown[]).push(child);
         };
       }
       const type = field.listKind === "enum" ? ScalarType.INT32 : field.scalar;
       const read = scalarReader(type, field.utf8Validation, field.listKind === "scalar" && field.longAsString);
       const packable = type !== ScalarType.STRING && type !== ScalarType.BYTES;
       return (message, wireType) => {
-        const items = message[name] as unknown[];
+        const items = get(message) as unknown[];
         if (wireType === WireType.LengthDelimited && packable) {
           const end = uint32() + pos;
           while (pos < end) items.push(read());
@@ -378,14 +379,11 @@ function compileField(field: DescField): FieldReader {
 function setter(field: DescField & { fieldKind: "scalar" | "enum" }, read: ValueReader): FieldReader {
   const name = field.localName;
   if (field.oneof) {
-    const oneofName = field.oneof.localName;
-    return (message) => {
-      message[oneofName] = { case: name, value: read() };
-    };
+    const setOneof = fieldSetter(field.oneof.localName);
+    return (message) => setOneof(message, { case: name, value: read() });
   }
-  return (message) => {
-    message[name] = read();
-  };
+  const set = fieldSetter(name);
+  return (message) => set(message, read());
 }
 
 function compileEnum(field: DescField & { fieldKind: "enum" }): FieldReader {
@@ -436,33 +434,37 @@ function compileMessageField(field: DescField & { fieldKind: "message" }): Field
   const schema = field.message;
   const readChild = childReader(schema, field.delimitedEncoding ? field.number : undefined);
   if (field.oneof) {
-    const oneofName = field.oneof.localName;
+    const getOneof = fieldGetter(field.oneof.localName);
+    const setOneof = fieldSetter(field.oneof.localName);
     return (message) => {
-      const chosen = message[oneofName] as { case: string | undefined; value?: unknown };
+      const chosen = getOneof(message) as { case: string | undefined; value?: unknown };
       const child = (chosen.case === name ? chosen.value : undefined) ?? create(schema);
       readChild(child as Message);
-      message[oneofName] = { case: name, value: child };
+      setOneof(message, { case: name, value: child });
     };
   }
+  const get = fieldGetter(name);
+  const set = fieldSetter(name);
   if (isWrapperDesc(schema)) {
     // Wrapper types in a singular field are unboxed in messages: the value is the wrapped scalar.
     const valueName = schema.fields[0]!.localName;
     return (message) => {
       const child = create(schema) as Message;
-      if (message[name] !== undefined) child[valueName] = message[name];
+      const value = get(message);
+      if (value !== undefined) child[valueName] = value;
       readChild(child);
-      message[name] = child[valueName];
+      set(message, child[valueName]);
     };
   }
   return (message) => {
-    const child = (message[name] ?? create(schema)) as Message;
+    const child = (get(message) ?? create(schema)) as Message;
     readChild(child);
-    message[name] = child;
+    set(message, child);
   };
 }
 
 function compileMap(field: DescField & { fieldKind: "map" }): FieldReader {
-  const name = field.localName;
+  const get = fieldGetter(field.localName);
   const readKey = scalarReader(field.mapKey, field.utf8Validation, false);
   const keyZero = scalarZeroValue(field.mapKey, false);
   let readValue: (existing: unknown) => unknown;
@@ -497,7 +499,7 @@ function compileMap(field: DescField & { fieldKind: "map" }): FieldReader {
     }
   }
   return (message) => {
-    const record = message[name] as Record<string, unknown>;
+    const record = get(message) as Record<string, unknown>;
     let key: unknown;
     let value: unknown;
     const end = uint32() + pos;

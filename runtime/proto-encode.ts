@@ -14,6 +14,7 @@
 import { protoInt64, ScalarType, toBinary, type DescField, type DescMessage } from "@bufbuild/protobuf";
 import { isWrapperDesc } from "@bufbuild/protobuf/wkt";
 import { createMessage } from "./create-message.js";
+import { fieldGetter } from "./field-access.js";
 import { oncePer } from "./once-per.js";
 
 type Message = Record<string, unknown>;
@@ -323,21 +324,21 @@ function childWriter(fieldNo: number, schema: DescMessage, delimited: boolean): 
 }
 
 function compileField(field: DescField): FieldWriter {
-  const name = field.localName;
+  const get = fieldGetter(field.localName);
   const fieldNo = field.number;
   switch (field.fieldKind) {
     case "list": {
       if (field.listKind === "message") {
         const writeChild = childWriter(fieldNo, field.message, field.delimitedEncoding);
         return (message) => {
-          for (const item of message[name] as unknown[]) writeChild(item);
+          for (const item of get(message) as unknown[]) writeChild(item);
         };
       }
       const type = field.listKind === "enum" ? ScalarType.INT32 : field.scalar;
       const writeScalar = namedScalarWriter(type, field);
       if (field.packed) {
         return (message) => {
-          const items = message[name] as unknown[];
+          const items = get(message) as unknown[];
           if (items.length === 0) return;
           tag(fieldNo, WireType.LengthDelimited);
           fork();
@@ -347,7 +348,7 @@ function compileField(field: DescField): FieldWriter {
       }
       const wireType = wireTypeOf(type);
       return (message) => {
-        for (const item of message[name] as unknown[]) {
+        for (const item of get(message) as unknown[]) {
           tag(fieldNo, wireType);
           writeScalar(item);
         }
@@ -361,7 +362,7 @@ function compileField(field: DescField): FieldWriter {
 }
 
 function compileMap(field: DescField & { fieldKind: "map" }): FieldWriter {
-  const name = field.localName;
+  const get = fieldGetter(field.localName);
   const fieldNo = field.number;
   const writeKey = namedScalarWriter(field.mapKey, field);
   const keyWireType = wireTypeOf(field.mapKey);
@@ -379,7 +380,7 @@ function compileMap(field: DescField & { fieldKind: "map" }): FieldWriter {
     };
   }
   return (message) => {
-    const record = message[name] as Record<string, unknown>;
+    const record = get(message) as Record<string, unknown>;
     for (const key of Object.keys(record)) {
       tag(fieldNo, WireType.LengthDelimited);
       fork();
@@ -426,16 +427,17 @@ function compileSingular(field: DescField & { fieldKind: "scalar" | "enum" | "me
   const name = field.localName;
   const writeValue = singularValueWriter(field);
   if (field.oneof) {
-    const oneofName = field.oneof.localName;
+    const getOneof = fieldGetter(field.oneof.localName);
     return (message) => {
-      const chosen = message[oneofName] as { case: string | undefined; value: unknown };
+      const chosen = getOneof(message) as { case: string | undefined; value: unknown };
       if (chosen.case === name) writeValue(chosen.value);
     };
   }
+  const get = fieldGetter(name);
   if (field.presence !== implicitPresence) {
     const required = field.presence === legacyRequired;
     return (message) => {
-      const value = message[name];
+      const value = get(message);
       // Fields with explicit presence have their defaults on the prototype (proto2): only own values are set.
       if (value !== undefined && Object.prototype.hasOwnProperty.call(message, name)) writeValue(value);
       else if (required) throw new Error(`cannot encode ${field.toString()} to binary: required field not set`);
@@ -445,35 +447,35 @@ function compileSingular(field: DescField & { fieldKind: "scalar" | "enum" | "me
   if (field.fieldKind === "enum") {
     const zero = field.enum.values[0]!.number;
     return (message) => {
-      const value = message[name];
+      const value = get(message);
       if (value !== zero) writeValue(value);
     };
   }
   switch (field.fieldKind === "scalar" ? field.scalar : undefined) {
     case ScalarType.BOOL:
       return (message) => {
-        const value = message[name];
+        const value = get(message);
         if (value !== false) writeValue(value);
       };
     case ScalarType.STRING:
       return (message) => {
-        const value = message[name];
+        const value = get(message);
         if (value !== "") writeValue(value);
       };
     case ScalarType.BYTES:
       return (message) => {
-        const value = message[name];
+        const value = get(message);
         if (!(value instanceof Uint8Array) || value.length > 0) writeValue(value);
       };
     case ScalarType.DOUBLE:
     case ScalarType.FLOAT:
       return (message) => {
-        const value = message[name];
+        const value = get(message);
         if (!Object.is(value, 0)) writeValue(value);
       };
     default:
       return (message) => {
-        const value = message[name];
+        const value = get(message);
         // Loose on purpose, as toBinary: 0, 0n and "0" are all zero.
         if (value != 0) writeValue(value);
       };
