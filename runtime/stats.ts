@@ -1,5 +1,5 @@
-import { createHistogram } from "node:perf_hooks";
 import type { Code } from "./code.js";
+import { LatencyHistogram } from "./latency-histogram.js";
 
 /** A snapshot of what a pool has done since it started. */
 export interface PoolStats {
@@ -29,15 +29,15 @@ export interface PoolStats {
 
 /** The counters behind PoolStats, updated by the supervisor as calls settle. */
 export function createStatsRecorder() {
-  const histogram = createHistogram();
+  const histogram = new LatencyHistogram();
   const failed: Partial<Record<Code, number>> = {};
   const counts = { calls: 0, succeeded: 0, retries: 0, restarts: 0, crashes: 0, recycled: 0 };
-  const ms = (percentile: number) => (histogram.count === 0 ? 0 : histogram.percentile(percentile) / 1e6);
+  const ms = (percentile: number) => histogram.percentile(percentile) / 1e3;
   return {
     counts,
     /** Records a settled call and how long it took. */
-    settled(code: Code | undefined, elapsedNs: number): void {
-      histogram.record(Math.max(1, Math.round(elapsedNs)));
+    settled(code: Code | undefined, elapsedMs: number): void {
+      histogram.record(elapsedMs * 1e3);
       if (code === undefined) counts.succeeded += 1;
       else failed[code] = (failed[code] ?? 0) + 1;
     },
@@ -49,7 +49,7 @@ export function createStatsRecorder() {
         queued,
         running,
         blobBytes,
-        latencyMs: { p50: ms(50), p90: ms(90), p99: ms(99), max: histogram.count === 0 ? 0 : histogram.max / 1e6 },
+        latencyMs: { p50: ms(50), p90: ms(90), p99: ms(99), max: histogram.max / 1e3 },
       };
     },
   };

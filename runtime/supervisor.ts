@@ -637,7 +637,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     clearTimeout(call.deadlineTimer);
     clearTimeout(call.timer);
     if (call.onAbort) call.signal!.removeEventListener("abort", call.onAbort);
-    stats.settled(error?.code, (now - call.startedAt) * 1e6);
+    stats.settled(error?.code, now - call.startedAt);
     if (error) call.reject(error);
     else call.resolve(reply);
     wake();

@@ -257,7 +257,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
         clearTimeout(deadlineTimer);
         clearTimeout(backoffTimer);
         signal?.removeEventListener("abort", onAbort);
-        stats.settled(error?.code, (performance.now() - startedAt) * 1e6);
+        stats.settled(error?.code, performance.now() - startedAt);
         if (error) reject(error);
         else resolve(reply as MessageShape<O>);
         wake();
