@@ -5,8 +5,6 @@ import type { PoolEventListener } from "./events.js";
 import type { RestartIntensity } from "./restart-intensity.js";
 import type { RetryThrottleOptions } from "./retry.js";
 import type { PoolStats } from "./stats.js";
-import { createProcessPool } from "./supervisor.js";
-import { createThreadPool } from "./thread-pool.js";
 
 /** Overrides, in the pool's configuration, of what the proto file says about one method. */
 export interface MethodOverrides {
@@ -115,6 +113,12 @@ export interface Pool extends Channel {
 }
 
 
+// The pools are loaded when one is made, not with the package: a worker process imports
+// "airlock" for serve() (and its generated code for createClient), and loading the parent's
+// supervisor, piscina and the thread pool with it cost every worker start 35-40 ms of ~250.
+type SupervisorModule = typeof import("./supervisor.js");
+type ThreadPoolModule = typeof import("./thread-pool.js");
+
 const processOnly = ["heartbeatIntervalMs", "heartbeatTimeoutMs", "maxRssBytes", "forwardStderr", "maxFrameBytes"] as const;
 
 /**
@@ -123,7 +127,7 @@ const processOnly = ["heartbeatIntervalMs", "heartbeatTimeoutMs", "maxRssBytes",
  */
 export function createPool(options: PoolOptions): Promise<Pool> {
   const isolation = options.isolation ?? "process";
-  if (isolation === "process") return createProcessPool(options);
+  if (isolation === "process") return (require("./supervisor.js") as SupervisorModule).createProcessPool(options);
   if (isolation !== "thread") return Promise.reject(new AirlockError(Code.InvalidArgument, `isolation must be "process" or "thread", got ${String(isolation)}`));
   const refused = processOnly.filter((name) => options[name] !== undefined);
   const arenaSizes = options.blobs ? ["argumentArenaBytes", "resultArenaBytes"].filter((name) => (options.blobs as BlobOptions)[name as keyof BlobOptions] !== undefined) : [];
@@ -131,5 +135,5 @@ export function createPool(options: PoolOptions): Promise<Pool> {
     const names = [...refused, ...arenaSizes.map((name) => `blobs.${name}`)].join(", ");
     return Promise.reject(new AirlockError(Code.InvalidArgument, `${names}: process isolation only; a thread pool cannot honour it`));
   }
-  return createThreadPool(options);
+  return (require("./thread-pool.js") as ThreadPoolModule).createThreadPool(options);
 }
