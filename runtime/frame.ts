@@ -99,7 +99,7 @@ export function decodeCallBody(frame: Frame): { method: number; path: string | u
   let path: string | undefined;
   if (frame.flags & FrameFlag.MethodPath) {
     if (bodyEnd - at < 2) throw frameError("call frame too short for its method path length");
-    const pathEnd = at + 2 + (bytes[at]! | (bytes[at + 1]! << 8));
+    const pathEnd = at + 2 + readU16(bytes, at);
     if (bodyEnd < pathEnd) throw frameError("call frame shorter than its method path");
     path = bytes.toString("utf8", at + 2, pathEnd);
     at = pathEnd;
@@ -195,7 +195,7 @@ function decodeFrame(bytes: Buffer, start: number, end: number, memory: ArrayBuf
   return {
     type: type as FrameType,
     flags: bytes[start + 5]!,
-    attempt: bytes[start + 6]! | (bytes[start + 7]! << 8),
+    attempt: readU16(bytes, start + 6),
     id: readU32(bytes, start + 8),
     timeoutMs: readU32(bytes, start + 12),
     bytes,
@@ -210,15 +210,22 @@ function writeHeader(to: Uint8Array, at: number, frameBytes: number, type: Frame
   writeU32(to, at, frameBytes - sizeFieldSize);
   to[at + 4] = type;
   to[at + 5] = flags;
-  const attemptField = Math.min(attempt, 0xffff);
-  to[at + 6] = attemptField;
-  to[at + 7] = attemptField >>> 8;
+  writeU16(to, at + 6, Math.min(attempt, 0xffff));
   writeU32(to, at + 8, id);
   writeU32(to, at + 12, Math.min(Math.max(0, Math.ceil(timeoutMs)), 0xffffffff));
 }
 
 // Header fields are read and written byte by byte: Buffer's readUInt32LE and writeUInt32LE
 // check their arguments on every call, and that cost more than the rest of a header.
+function readU16(from: Uint8Array, at: number): number {
+  return from[at]! | (from[at + 1]! << 8);
+}
+
+function writeU16(to: Uint8Array, at: number, value: number): void {
+  to[at] = value;
+  to[at + 1] = value >>> 8;
+}
+
 function readU32(from: Uint8Array, at: number): number {
   return (from[at]! | (from[at + 1]! << 8) | (from[at + 2]! << 16)) + from[at + 3]! * 0x1000000;
 }
@@ -305,8 +312,7 @@ export function createFrameWriter(socket: Socket): FrameWriter {
       end += 4;
     }
     if (path) {
-      slab[end] = path.length;
-      slab[end + 1] = path.length >>> 8;
+      writeU16(slab, end, path.length);
       end += 2 + path.copy(slab, end + 2);
     }
     if (table) {

@@ -283,7 +283,7 @@ const compiledMessage = oncePer((schema: DescMessage): CompiledMessage | null =>
 function compileMessage(schema: DescMessage): CompiledMessage {
   const description = String(schema);
   // By field number, in an array when the numbers are small (as they almost always are): an
-  // index is cheaper than a hash lookup, on every field of every message.
+  // index is cheaper than a hash lookup, on every field of every message. The Map serves the rest.
   const fieldReaders = new Map<number, FieldReader>();
   const maxNumber = Math.max(0, ...schema.fields.map((field) => field.number));
   const readersByNumber: (FieldReader | undefined)[] | undefined = maxNumber < 1024 ? new Array<FieldReader | undefined>(maxNumber + 1).fill(undefined) : undefined;
@@ -333,8 +333,8 @@ function compileMessage(schema: DescMessage): CompiledMessage {
   };
   for (const field of schema.fields) {
     const read = compileField(field);
-    fieldReaders.set(field.number, read);
     if (readersByNumber) readersByNumber[field.number] = read;
+    else fieldReaders.set(field.number, read);
   }
   return compiled;
 }

@@ -1,6 +1,7 @@
 import { Code } from "./code.js";
 import type { MethodDefinition, RetryPolicy } from "./definition.js";
 import { AirlockError } from "./errors.js";
+import { oncePer } from "./once-per.js";
 import type { MethodOverrides } from "./pool.js";
 
 /**
@@ -89,14 +90,7 @@ export type RetryThrottle = ReturnType<typeof createRetryThrottle>;
  * policy of calls that do not override it is resolved once per method.
  */
 export function createPolicyResolver(overrides: Readonly<Record<string, MethodOverrides>> | undefined) {
-  const perMethod = new WeakMap<MethodDefinition, RetryPolicy>();
-  return (method: MethodDefinition, fromCall: Partial<RetryPolicy> | false | undefined): RetryPolicy => {
-    if (fromCall !== undefined) return resolveRetryPolicy(method.retry, overrides?.[method.path]?.retry, fromCall);
-    let policy = perMethod.get(method);
-    if (!policy) {
-      policy = resolveRetryPolicy(method.retry, overrides?.[method.path]?.retry, undefined);
-      perMethod.set(method, policy);
-    }
-    return policy;
-  };
+  const perMethod = oncePer((method: MethodDefinition) => resolveRetryPolicy(method.retry, overrides?.[method.path]?.retry, undefined));
+  return (method: MethodDefinition, fromCall: Partial<RetryPolicy> | false | undefined): RetryPolicy =>
+    fromCall === undefined ? perMethod(method) : resolveRetryPolicy(method.retry, overrides?.[method.path]?.retry, fromCall);
 }
