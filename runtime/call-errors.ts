@@ -19,8 +19,37 @@ export function refusal(method: MethodDefinition, signal: AbortSignal | undefine
   if (method.kind !== "unary") return refuse(method, Code.Unimplemented, `${method.path} is a ${method.kind} method; airlock runs unary methods only`);
   if (door.circuit) return circuitError(door.circuit, method);
   if (door.queued >= door.maxQueue) return refuse(method, Code.ResourceExhausted, `the pool's queue is full (${door.maxQueue} calls waiting)`);
+  if (signal !== undefined && !isAbortSignal(signal)) return refuse(method, Code.InvalidArgument, `options.signal must be an AbortSignal, got ${typeof signal}`);
   if (signal?.aborted) return aborted(method);
   return undefined;
+}
+
+// Duck-typed, as AbortSignals from another realm (a vm context, a polyfill) are not instances of this one.
+function isAbortSignal(signal: unknown): signal is AbortSignal {
+  return typeof signal === "object" && signal !== null && typeof (signal as AbortSignal).aborted === "boolean" && typeof (signal as AbortSignal).addEventListener === "function";
+}
+
+/** The longest delay a Node timer holds (2^31 - 1 ms, about 24.8 days): a longer one fires at once. */
+export const longestTimerMs = 0x7fffffff;
+
+/**
+ * A call's `timeoutMs` as the pools use it: undefined for no deadline (unset, Infinity, or
+ * longer than a timer holds, about 24.8 days, which no call needs told apart from none);
+ * throws INVALID_ARGUMENT, naming the option, for anything but a number >= 0.
+ */
+export function callTimeoutMs(method: MethodDefinition, timeoutMs: unknown): number | undefined {
+  if (timeoutMs === undefined) return undefined;
+  if (typeof timeoutMs !== "number" || !(timeoutMs >= 0)) {
+    throw new AirlockError(Code.InvalidArgument, `options.timeoutMs must be a number of milliseconds >= 0, got ${describeValue(timeoutMs)}`, { method: method.path });
+  }
+  return timeoutMs > longestTimerMs ? undefined : timeoutMs;
+}
+
+/** A value as an error message shows it: numbers and strings as themselves, anything else by its type. */
+export function describeValue(value: unknown): string {
+  if (typeof value === "number") return String(value);
+  if (typeof value === "string") return JSON.stringify(value);
+  return value === null ? "null" : typeof value;
 }
 
 // Made only when a call is refused: a closure per call for it cost every call.

@@ -11,7 +11,7 @@ export interface RetryPolicy {
   readonly maxBackoffMs: number;
   /** Factor applied to the backoff after each retry. */
   readonly backoffMultiplier: number;
-  /** Share of each backoff that is random, from 0 (none) to 1 (gRPC's full jitter, the default). */
+  /** How far each backoff may stray from its base, as a share: the wait is base x [1 - jitter, 1 + jitter]; 0.2 (gRPC's) by default, 0 for none, at most 1. */
   readonly jitter?: number;
   /** Codes that are retried; a crash of the worker (WORKER_CRASHED) is retried when listed. */
   readonly retryableCodes: readonly Code[];

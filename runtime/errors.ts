@@ -40,6 +40,12 @@ export interface CrashFacts {
   readonly stderrTail: string;
   /** Why the supervisor thinks it died, in words (for example "killed by SIGSEGV"). */
   readonly reason: string;
+  /**
+   * What the pool did to the worker, when it acted: the signal it sent and why ("SIGKILL: hung:
+   * no answer within ..."). Present even when the worker died of something else first, in which
+   * case `cause`, `signal` and `exitCode` tell what it died of.
+   */
+  readonly poolAction?: string;
 }
 
 /** Everything an AirlockError may know besides its code and message. */

@@ -206,6 +206,20 @@ function decodeFrame(bytes: Buffer, start: number, end: number, memory: ArrayBuf
   };
 }
 
+/** The size a call frame declares in its header, as the reader checks it against maxFrameBytes, counting the method path it may carry. */
+export function callFrameSize(pathBytes: number, requestBytes: number, blobTable: Uint8Array | undefined): number {
+  return headerSize - sizeFieldSize + 4 + 2 + pathBytes + blobTableBytes(blobTable) + requestBytes;
+}
+
+/** The size a reply frame declares in its header, as the reader checks it against maxFrameBytes. */
+export function replyFrameSize(replyBytes: number, blobTable: Uint8Array | undefined): number {
+  return headerSize - sizeFieldSize + blobTableBytes(blobTable) + replyBytes;
+}
+
+function blobTableBytes(blobTable: Uint8Array | undefined): number {
+  return blobTable ? 4 + blobTable.length : 0;
+}
+
 function writeHeader(to: Uint8Array, at: number, frameBytes: number, type: FrameType, flags: number, attempt: number, id: number, timeoutMs: number): void {
   writeU32(to, at, frameBytes - sizeFieldSize);
   to[at + 4] = type;

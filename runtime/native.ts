@@ -3,7 +3,8 @@ import * as path from "node:path";
 /** What the native addon (native/src) exports; kept in step with its `kAbiVersion`. */
 export interface NativeAddon {
   readonly abiVersion: number;
-  setParentDeathSignal(signal: number, expectedParentPid: number): void;
+  /** Kills this process's group (itself included) when its parent dies, or at once if the parent is not `expectedParentPid` any more. */
+  killGroupOnParentDeath(expectedParentPid: number): void;
   /** A sealed (no shrink, no grow) memfd of `size` bytes; returns its fd. */
   memfdCreate(name: string, size: number): number;
   /** Another fd for the same memfd, read-only unless `writable`. */
@@ -19,7 +20,7 @@ export interface NativeAddon {
   reportWritesInto(buffer: ArrayBuffer): void;
 }
 
-const expectedAbiVersion = 2;
+const expectedAbiVersion = 3;
 let addon: NativeAddon | undefined;
 
 /** Loads the addon built by `npm install` once, or throws an error that says how to build it. */

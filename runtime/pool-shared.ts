@@ -1,4 +1,5 @@
 import { availableParallelism } from "node:os";
+import { describeValue, longestTimerMs } from "./call-errors.js";
 import { Code } from "./code.js";
 import type { MethodDefinition } from "./definition.js";
 import { AirlockError } from "./errors.js";
@@ -33,10 +34,18 @@ export function sharedSettings(options: PoolOptions) {
     maxQueue: options.maxQueue ?? Infinity,
     maxCallsPerWorker: options.maxCallsPerWorker ?? Infinity,
     maxHeapMb: options.maxHeapMb === undefined ? undefined : integerAtLeast(1, options.maxHeapMb, "maxHeapMb"),
-    cancelGraceMs: options.cancelGraceMs ?? sharedDefaults.cancelGraceMs,
-    coolDownMs: options.circuitCoolDownMs ?? sharedDefaults.circuitCoolDownMs,
-    startTimeoutMs: options.startTimeoutMs ?? sharedDefaults.startTimeoutMs,
+    cancelGraceMs: durationMs(options.cancelGraceMs ?? sharedDefaults.cancelGraceMs, "cancelGraceMs"),
+    coolDownMs: durationMs(options.circuitCoolDownMs ?? sharedDefaults.circuitCoolDownMs, "circuitCoolDownMs"),
+    startTimeoutMs: durationMs(options.startTimeoutMs ?? sharedDefaults.startTimeoutMs, "startTimeoutMs"),
   };
+}
+
+/** Returns `value` if a timer can wait that many milliseconds (0 to about 24.8 days), else throws INVALID_ARGUMENT naming the option. */
+export function durationMs(value: unknown, name: string): number {
+  if (typeof value !== "number" || !(value >= 0 && value <= longestTimerMs)) {
+    throw new AirlockError(Code.InvalidArgument, `${name} must be a number of milliseconds from 0 to ${longestTimerMs}, got ${describeValue(value)}`);
+  }
+  return value;
 }
 
 /** Returns `value` if it is an integer of at least `min`, else throws INVALID_ARGUMENT naming the option. */
@@ -50,6 +59,9 @@ export function createPoolServices(options: PoolOptions) {
   const events = createEventHub();
   if (options.onEvent) events.on(options.onEvent);
   const stats = createStatsRecorder();
+  for (const [path, { attemptTimeoutMs }] of Object.entries(options.methods ?? {})) {
+    if (attemptTimeoutMs !== undefined) durationMs(attemptTimeoutMs, `methods["${path}"].attemptTimeoutMs`);
+  }
   return {
     events,
     stats,

@@ -64,8 +64,14 @@ export interface PoolOptions {
   readonly heartbeatTimeoutMs?: number;
   /** Replace a worker after it has served this many calls. Default: never. */
   readonly maxCallsPerWorker?: number;
-  /** Replace a worker whose resident memory (native allocations included) passes this. Default: never. Process isolation only. */
+  /** Replace a worker whose resident memory (native allocations included) passes this, between calls. Default: never. Process isolation only. */
   readonly maxRssBytes?: number;
+  /**
+   * Hard limit on a worker's resident memory, watched every 10 ms while it runs calls: a worker
+   * past it is killed (cause "out-of-memory") and its call handled as any crash. Default: none.
+   * Process isolation only.
+   */
+  readonly memoryLimitBytes?: number;
   /**
    * Largest JavaScript heap of each worker, in MiB (V8's old generation): a worker that needs
    * more dies with cause "out-of-memory" and is replaced. Default: Node's own limit.
@@ -119,7 +125,7 @@ export interface Pool extends Channel {
 type SupervisorModule = typeof import("./supervisor.js");
 type ThreadPoolModule = typeof import("./thread-pool.js");
 
-const processOnly = ["heartbeatIntervalMs", "heartbeatTimeoutMs", "maxRssBytes", "forwardStderr", "maxFrameBytes"] as const;
+const processOnly = ["heartbeatIntervalMs", "heartbeatTimeoutMs", "maxRssBytes", "memoryLimitBytes", "forwardStderr", "maxFrameBytes"] as const;
 
 /**
  * Starts the workers and resolves once all are ready; rejects with WORKER_START_FAILED if one

@@ -13,7 +13,7 @@ export const defaultRetryPolicy: RetryPolicy = {
   initialBackoffMs: 100,
   maxBackoffMs: 5000,
   backoffMultiplier: 2,
-  jitter: 1,
+  jitter: 0.2,
   retryableCodes: [Code.WorkerCrashed],
 };
 
@@ -45,14 +45,16 @@ export function validRetryPolicy(policy: RetryPolicy): RetryPolicy {
 }
 
 /**
- * Milliseconds to wait before retry number `retry` (1 for the first retry). The ceiling grows
- * by the multiplier up to maxBackoffMs; jitter 1 draws uniformly below it as gRPC does, 0 waits
- * exactly the ceiling.
+ * Milliseconds to wait before retry number `retry` (1 for the first retry), by gRPC A6's rule
+ * as revised in 2024 (grpc/proposal#452, followed by grpc-go and grpc-js): the base grows by
+ * the multiplier up to maxBackoffMs, then is scaled by a random factor within [1 - jitter,
+ * 1 + jitter], [0.8, 1.2] by default. The old rule drew uniformly below the base, so that a
+ * retry could follow a crash at once.
  */
 export function backoffMs(policy: RetryPolicy, retry: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(policy.initialBackoffMs * policy.backoffMultiplier ** (retry - 1), policy.maxBackoffMs);
+  const base = Math.min(policy.initialBackoffMs * policy.backoffMultiplier ** (retry - 1), policy.maxBackoffMs);
   const jitter = policy.jitter ?? defaultRetryPolicy.jitter!;
-  return ceiling * (1 - jitter * random());
+  return base * (1 - jitter + 2 * jitter * random());
 }
 
 /** gRPC's retry throttling: retries stop while failures outweigh successes. */

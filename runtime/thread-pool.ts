@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import { BroadcastChannel } from "node:worker_threads";
 import { Piscina, queueOptionsSymbol } from "piscina";
-import { aborted, cancelIgnoredReason, circuitError, closedBeforeFinish, deadlinePassed, hungReason, refusal, unencodable } from "./call-errors.js";
+import { aborted, callTimeoutMs, cancelIgnoredReason, circuitError, closedBeforeFinish, deadlinePassed, hungReason, refusal, unencodable } from "./call-errors.js";
 import { travelsAsBlob } from "./blob-hints.js";
 import { Code } from "./code.js";
 import type { CallOptions, MethodDefinition, RetryPolicy } from "./definition.js";
@@ -205,15 +205,17 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
   // ---- calls ----
 
   function call<I extends DescMessage, O extends DescMessage>(method: MethodDefinition<I, O>, request: MessageInitShape<I>, callOptions: CallOptions = {}): Promise<MessageShape<O>> {
-    const { signal, timeoutMs } = callOptions;
+    const { signal } = callOptions;
     const turnedAway = refusal(method, signal, { closed, circuit: circuit.state === "open" ? circuit.error : undefined, queued: piscina.queueSize, maxQueue });
     if (turnedAway) return refused(turnedAway);
     let policy: RetryPolicy;
+    let timeoutMs: number | undefined;
     let packed: PackedMessage;
     let sharedBytes = 0;
     const copies: Uint8Array[] = [];
     try {
       policy = policyOf(method, callOptions.retry);
+      timeoutMs = callTimeoutMs(method, callOptions.timeoutMs);
     } catch (error) {
       return refused(error as AirlockError);
     }

@@ -13,3 +13,9 @@ export const workerEnv = {
   /** Bytes values at least this long go back to the parent as blobs. */
   blobThreshold: "AIRLOCK_BLOB_THRESHOLD",
 } as const;
+
+/** Exit codes by which a worker process tells its parent why it left. */
+export const workerExitCodes = {
+  /** Its control channel was closed from inside the worker: it could not answer any more. */
+  channelClosedInside: 71,
+} as const;

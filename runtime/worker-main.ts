@@ -4,24 +4,28 @@
  * reported to the parent as such, with its error, instead of as an anonymous exit.
  */
 import { Socket } from "node:net";
-import { constants } from "node:os";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { encodeFrame, FrameType, jsonBody } from "./frame.js";
 import { nativeAddon } from "./native.js";
 import { openWorkerConnection } from "./worker.js";
 import { openWorkerBlobs } from "./worker-blobs.js";
-import { workerEnv } from "./worker-env.js";
+import { workerEnv, workerExitCodes } from "./worker-env.js";
 
 function main(): void {
   const parentPid = Number(process.env[workerEnv.parentPid]);
   // A worker stuck in native code never sees the channel close; the kernel's parent-death
-  // signal ends it anyway when the parent dies.
-  nativeAddon().setParentDeathSignal(constants.signals.SIGKILL, parentPid);
+  // signal ends it anyway when the parent dies, and with it every process it started.
+  nativeAddon().killGroupOnParentDeath(parentPid);
 
   const socket = new Socket({ fd: Number(process.env[workerEnv.channelFd]), readable: true, writable: true });
-  // The parent closing the channel means it is gone or done with us.
-  socket.on("end", () => process.exit(0));
+  // The parent closing the channel means it is gone or done with us, unless this side closed
+  // it first (a library closing descriptors) and the parent only answered: that is no clean exit.
+  socket.on("end", () => {
+    if (!socket.writableEnded) process.exit(0);
+    process.stderr.write(`airlock worker ${process.pid}: its control channel was closed from inside the worker\n`);
+    process.exit(workerExitCodes.channelClosedInside);
+  });
   socket.on("error", () => process.exit(0));
   openWorkerConnection(socket, Number(process.env[workerEnv.maxFrameBytes]), openWorkerBlobs(process.env));
 

@@ -10,7 +10,7 @@ import { createFrameReader, createFrameWriter, decodeJsonBody, FrameType, type F
 import { createStderrTail } from "./stderr-tail.js";
 import type { BlobOptions } from "./pool.js";
 import { nativeAddon } from "./native.js";
-import { workerEnv } from "./worker-env.js";
+import { workerEnv, workerExitCodes } from "./worker-env.js";
 
 
 /** How a worker process ended, as the parent saw it. */
@@ -22,6 +22,8 @@ export interface WorkerExit {
   /** In words: "killed by SIGSEGV", "exited with code 3", "broke the protocol: ...". */
   readonly reason: string;
   readonly stderrTail: string;
+  /** What the pool did to the worker, when it acted ("SIGKILL: hung: ..."), whether or not its signal is what ended it. */
+  readonly poolAction?: string;
 }
 
 /** What a worker process needs to know to start. */
@@ -81,6 +83,9 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
   try {
     results = resultFd === undefined ? undefined : { ...openReadableArena(resultFd, blobs!.resultArenaBytes), generation };
     child = spawn(process.execPath, [...options.execArgv, workerMain, options.module], {
+      // Its own process group (and session), so that the processes it starts can be ended
+      // with it: when it exits (see finish) or when this process dies (worker-main).
+      detached: true,
       stdio: ["ignore", "inherit", "pipe", "pipe", ...(blobs ? [blobs.argumentFd, resultFd!] : [])],
       env: {
         ...options.env,
@@ -102,6 +107,8 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
   const tail = createStderrTail();
   let killReason: string | undefined;
   let killCause: ExitCause | undefined;
+  let killSignal: NodeJS.Signals | undefined;
+  let loadFailure: string | undefined;
   let settleReady!: (error?: AirlockError) => void;
   const ready = new Promise<void>((resolve, reject) => {
     settleReady = (error) => (error ? reject(error) : resolve());
@@ -120,6 +127,7 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
     kill(cause, reason, signal = "SIGKILL") {
       killCause ??= cause;
       killReason ??= reason;
+      killSignal = signal;
       child.kill(signal);
     },
     end() {
@@ -147,7 +155,7 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
       settleReady();
     } else if (frame.type === FrameType.StartFailed) {
       const body = decodeJsonBody(frame);
-      killReason ??= `failed to load: ${String(body.message)}`;
+      loadFailure = `failed to load: ${String(body.message)}`;
       // A remoteStack (even empty) is what tells the supervisor the module itself threw.
       startError = startFailure(`its module failed to load: ${String(body.message)}`, { remoteStack: stringOrUndefined(body.stack) ?? "" });
     } else if (frame.type === FrameType.Reply || frame.type === FrameType.Error || frame.type === FrameType.Pong) {
@@ -185,6 +193,7 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
     if (child.pid === undefined) finish(null, null, `could not be spawned: ${error.message}`);
   });
   child.on("exit", (exitCode, signal) => {
+    killProcessGroup(worker.pid);
     // stderr may still hold the last words of a crash; wait briefly for its end.
     const stderr = child.stderr!;
     if (stderr.readableEnded || stderr.destroyed) return finish(exitCode, signal);
@@ -203,16 +212,35 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
     child.stderr?.destroy();
     // Replies were copied out as they arrived: nothing refers to this mapping any more.
     results?.close();
+    // The pool's cause stands when its own signal ended the worker. A worker that died by
+    // itself while the pool was killing it (a SIGABRT racing the attempt timeout's SIGKILL) died
+    // of what it did; what the pool did is kept beside it.
+    const poolEnded = killCause !== undefined && signal === killSignal;
+    const poolAction = killCause === undefined ? undefined : `${killSignal}: ${killReason}`;
     // V8 aborts a process whose heap is full; only its last words say why.
-    const outOfHeap = killCause === undefined && heapExhausted.test(tail.text());
-    const reason = describeExit(exitCode, signal, spawnFailure ?? killReason ?? (outOfHeap ? "out of JavaScript heap" : undefined));
+    const outOfHeap = !poolEnded && heapExhausted.test(tail.text());
+    const closedInside = !poolEnded && exitCode === workerExitCodes.channelClosedInside;
+    const why = spawnFailure ?? (poolEnded ? killReason : loadFailure ?? (outOfHeap ? "out of JavaScript heap" : closedInside ? "it closed its own control channel" : undefined));
+    let reason = describeExit(exitCode, signal, why);
+    if (!poolEnded && poolAction !== undefined) reason += `, before the pool's ${poolAction} took effect`;
     // When the pool killed it (start timeout), the pool's reason is the fact, not the signal.
-    if (!isReady) settleReady(startError ?? startFailure(reason, killReason ? {} : { exitCode, signal }));
-    const cause = killCause ?? (outOfHeap ? "out-of-memory" : signal ? "signal" : "exit");
-    events.onExit(worker, { pid: worker.pid, exitCode, signal, cause, reason, stderrTail: tail.text() });
+    if (!isReady) settleReady(startError ?? startFailure(reason, poolEnded ? {} : { exitCode, signal }));
+    const cause = poolEnded ? killCause! : outOfHeap ? "out-of-memory" : closedInside ? "channel-closed" : signal ? "signal" : "exit";
+    events.onExit(worker, { pid: worker.pid, exitCode, signal, cause, reason, stderrTail: tail.text(), ...(poolAction && { poolAction }) });
   }
 
   return worker;
+}
+
+// Ends what the worker left running in its group. The group outlives its leader only while
+// members remain, so its id cannot have been reused; with none left there is nothing to do.
+function killProcessGroup(pid: number): void {
+  if (pid <= 0) return;
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    // ESRCH: the group is empty.
+  }
 }
 
 function closeFd(fd: number): void {

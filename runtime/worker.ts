@@ -2,7 +2,7 @@ import type { Socket } from "node:net";
 import { Code } from "./code.js";
 import { AirlockError } from "./errors.js";
 import { IdTable } from "./id-table.js";
-import { createFrameReader, createFrameWriter, decodeCallBody, FrameType, jsonBody, type Frame, type FrameWriter } from "./frame.js";
+import { createFrameReader, createFrameWriter, decodeCallBody, FrameType, jsonBody, replyFrameSize, type Frame, type FrameWriter } from "./frame.js";
 import { errorBody, invoke, type Outcome, type RunningCall } from "./invoke.js";
 import type { MethodDefinition } from "./definition.js";
 import { decodeMessage } from "./proto-decode.js";
@@ -46,7 +46,13 @@ export function openWorkerConnection(socket: Socket, maxFrameBytes: number, blob
       try {
         const reply = createMessage(output, result as never) as Record<string, unknown>;
         const moved = blobs?.takeReplyBlobs(output, reply, id);
-        conn.writer.reply(id, encodeMessage(output, moved?.reply ?? reply), moved?.blobTable);
+        const encoded = encodeMessage(output, moved?.reply ?? reply);
+        const size = replyFrameSize(encoded.length, moved?.blobTable);
+        // The parent would take a larger frame for a broken worker and kill it: say what is wrong instead.
+        if (size > maxFrameBytes) {
+          throw new AirlockError(Code.ResourceExhausted, `the reply of ${method.path} needs a frame of ${size} bytes, larger than maxFrameBytes (${maxFrameBytes})`);
+        }
+        conn.writer.reply(id, encoded, moved?.blobTable);
       } catch (error) {
         // Blobs taken for a reply that could not be sent will never be released by the parent.
         blobs?.release(id);

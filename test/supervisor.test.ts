@@ -274,7 +274,8 @@ describe("process isolation only", () => {
       const error = await rejection(client.crash({ how: "close-channel" }));
       expect(error.code).toBe(Code.WorkerCrashed);
       // The parent closes its end in turn, so the worker leaves by itself (or is killed if it does not).
-      expect(error.crash!.reason).toMatch(/exited with code 0|closed its control channel/);
+      expect(error.crash!.cause).toBe("channel-closed");
+      expect(error.crash!.reason).toMatch(/closed its own control channel|closed its control channel/);
     });
 
     test("a hang in native code is killed at the attempt timeout", async () => {
@@ -283,16 +284,25 @@ describe("process isolation only", () => {
       expect(error.crash).toMatchObject({ cause: "hung", signal: "SIGKILL" });
     });
 
-    test("a stopped worker misses its heartbeats, is killed, and its call runs elsewhere at no charge", async () => {
+    test("a worker stopped while it runs a call misses its heartbeats and is killed; the call is charged, as for a crash", async () => {
       await start({ standby: 1, heartbeatIntervalMs: 50, heartbeatTimeoutMs: 200 });
       const { pid: activePid } = await client.echo({ text: "which worker is active?" });
-      const call = client.sleep({ ms: 300 });
+      const call = client.sleep({ ms: 300 }, { retry: { maxAttempts: 2, initialBackoffMs: 1, maxBackoffMs: 1, retryableCodes: [Code.WorkerCrashed] } });
       await delay(50);
       process.kill(activePid, "SIGSTOP");
       const reply = await call;
       expect(reply.pid).not.toBe(activePid);
       const exited = events.find((event) => event.type === "worker-exited" && event.pid === activePid);
       expect(exited).toMatchObject({ cause: "stopped", reason: expect.stringMatching(/stopped: no heartbeat/) });
+      expect(pool!.stats()).toMatchObject({ crashes: 1, retries: 1, failed: {} });
+    });
+
+    test("an idle worker stopped from outside is killed at no one's charge", async () => {
+      await start({ standby: 0, heartbeatIntervalMs: 50, heartbeatTimeoutMs: 200 });
+      const { pid } = await client.echo({ text: "which worker?" });
+      process.kill(pid, "SIGSTOP");
+      expect(await eventually(() => events.some((event) => event.type === "worker-exited" && event.pid === pid))).toBe(true);
+      expect((await client.echo({ text: "replaced" })).pid).not.toBe(pid);
       expect(pool!.stats().failed).toEqual({});
     });
   });

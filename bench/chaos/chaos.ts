@@ -3,7 +3,7 @@
 import * as path from "node:path";
 import { AirlockError, createPool } from "airlock";
 import { createBenchServiceClient } from "../gen/airlock/bench/v1/bench_airlock.js";
-import { channelFds, childPids, eventually } from "../../test/support/proc.js";
+import { channelFds, childPids, eventually, poolDescendants } from "../../test/support/proc.js";
 
 /** How hard to shake the pool. */
 export interface ChaosOptions {
@@ -11,6 +11,16 @@ export interface ChaosOptions {
   readonly workers: number;
   /** The native function segfaults on 1 call in this many. */
   readonly crashOneIn: number;
+  /**
+   * On 1 attempt in this many (0 never) the worker goes down another way: it stops itself,
+   * aborts, exits, hangs in native code, allocates past the memory limit, or starts a helper
+   * process and segfaults.
+   */
+  readonly deathOneIn: number;
+  /** 1 call in this many (0 never) carries a 128 KiB argument, which travels as a blob. */
+  readonly blobOneIn: number;
+  /** 1 call in this many (0 never) leaves a helper process running under its worker. */
+  readonly helperOneIn: number;
   /** A random worker is SIGKILLed from outside this often, in ms; 0 never. */
   readonly killEveryMs: number;
   /** Calls kept in flight at once. */
@@ -33,8 +43,21 @@ export interface ChaosReport {
   readonly restarts: number;
   readonly retries: number;
   readonly wallMs: number;
+  /** Argument arena bytes still leased once every call had settled. */
+  readonly leakedLeaseBytes: number;
+  /** Processes left after close: workers, and anything they started, orphans included. */
   readonly leakedProcesses: number;
   readonly leakedFds: number;
+}
+
+const blobBytes = 128 * 1024;
+// What a blob argument holds: every call's the same bytes, so that its sum is known.
+const blob = new Uint8Array(blobBytes).map((_, i) => (i * 31) & 255);
+const blobSum = blob.reduce((sum, byte) => (sum + byte) >>> 0, 0);
+
+// 1 in `n`, or never for 0.
+function oneIn(n: number): boolean {
+  return n > 0 && Math.random() * n < 1;
 }
 
 /** The checksum the native code computes: FNV-1a over the input's four bytes. */
@@ -61,6 +84,12 @@ export async function runChaos(options: ChaosOptions, progress?: (done: number, 
     // about five crashes (a few runs in a hundred of this check), so it gets a deeper bucket.
     restartIntensity: { maxRestarts: 10_000, withinMs: 10_000 },
     retryThrottle: { maxTokens: 100 },
+    // What the other deaths need to be found: a stopped worker by its heartbeats, a hang by the
+    // attempt timeout, a blow-up by the hard memory limit.
+    heartbeatIntervalMs: 100,
+    heartbeatTimeoutMs: 400,
+    memoryLimitBytes: 256 * 1024 * 1024,
+    methods: { "/airlock.bench.v1.BenchService/Compute": { attemptTimeoutMs: 1000 } },
   });
   const client = createBenchServiceClient(pool);
   let killedFromOutside = 0;
@@ -90,9 +119,17 @@ export async function runChaos(options: ChaosOptions, progress?: (done: number, 
     let timer: NodeJS.Timeout | undefined;
     const hang = new Promise<"hung">((resolve) => (timer = setTimeout(() => resolve("hung"), options.hangAfterMs)));
     try {
-      const outcome = await Promise.race([client.compute({ input, crashOneIn: options.crashOneIn }), hang]);
+      const withBlob = oneIn(options.blobOneIn);
+      const request = {
+        input,
+        crashOneIn: options.crashOneIn,
+        deathOneIn: options.deathOneIn,
+        spawnHelper: oneIn(options.helperOneIn),
+        ...(withBlob && { data: blob }),
+      };
+      const outcome = await Promise.race([client.compute(request), hang]);
       if (outcome === "hung") hung += 1;
-      else if (outcome.checksum === checksum(input)) correct += 1;
+      else if (outcome.checksum === checksum(input) && outcome.dataSum === (withBlob ? blobSum : 0)) correct += 1;
       else wrong += 1;
     } catch (error) {
       const code = error instanceof AirlockError ? error.code : "NOT_AN_AIRLOCK_ERROR";
@@ -112,7 +149,7 @@ export async function runChaos(options: ChaosOptions, progress?: (done: number, 
   const stats = pool.stats();
   await pool.close();
   const wallMs = performance.now() - started;
-  await eventually(() => childPids().length === 0 && channelFds().length <= baselineFds, 2000);
+  await eventually(() => childPids().length === 0 && poolDescendants().length === 0 && channelFds().length <= baselineFds, 2000);
   return {
     calls: options.calls,
     correct,
@@ -125,7 +162,8 @@ export async function runChaos(options: ChaosOptions, progress?: (done: number, 
     restarts: stats.restarts,
     retries: stats.retries,
     wallMs,
-    leakedProcesses: childPids().length,
+    leakedLeaseBytes: stats.blobBytes,
+    leakedProcesses: new Set([...childPids(), ...poolDescendants()]).size,
     leakedFds: Math.max(0, channelFds().length - baselineFds),
   };
 }

@@ -9,6 +9,9 @@ async function main(): Promise<void> {
       workers: { type: "string", default: "2" },
       "crash-one-in": { type: "string", default: "40" },
       "kill-every-ms": { type: "string", default: "250" },
+      "death-one-in": { type: "string", default: "200" },
+      "blob-one-in": { type: "string", default: "4" },
+      "helper-one-in": { type: "string", default: "50" },
       "in-flight": { type: "string", default: "8" },
     },
   });
@@ -17,11 +20,16 @@ async function main(): Promise<void> {
     workers: Number(values.workers),
     crashOneIn: Number(values["crash-one-in"]),
     killEveryMs: Number(values["kill-every-ms"]),
+    deathOneIn: Number(values["death-one-in"]),
+    blobOneIn: Number(values["blob-one-in"]),
+    helperOneIn: Number(values["helper-one-in"]),
     inFlight: Number(values["in-flight"]),
     hangAfterMs: 30_000,
   };
   console.log(
     `chaos: ${options.calls} calls through ${options.workers} workers; native code segfaults on 1 call in ${options.crashOneIn}; ` +
+      `1 attempt in ${options.deathOneIn} dies another way (SIGSTOP, abort, exit, native hang, memory blow-up, helper process + segfault); ` +
+      `1 call in ${options.blobOneIn} carries a blob, 1 in ${options.helperOneIn} leaves a helper process; ` +
       `a worker is SIGKILLed from outside every ${options.killEveryMs} ms`,
   );
   const live = process.stdout.isTTY;
@@ -46,9 +54,10 @@ async function main(): Promise<void> {
   console.log(`restarts:            ${report.restarts}`);
   console.log(`retries:             ${report.retries}`);
   console.log(`wall time:           ${(report.wallMs / 1000).toFixed(1)} s`);
-  console.log(`leaked processes:    ${report.leakedProcesses}`);
+  console.log(`leaked leases:       ${report.leakedLeaseBytes} bytes`);
+  console.log(`leaked processes:    ${report.leakedProcesses} (workers and what they started)`);
   console.log(`leaked fds:          ${report.leakedFds}`);
-  const ok = report.correct === report.calls && report.hung === 0 && report.leakedProcesses === 0 && report.leakedFds === 0;
+  const ok = report.correct === report.calls && report.hung === 0 && report.leakedLeaseBytes === 0 && report.leakedProcesses === 0 && report.leakedFds === 0;
   console.log(ok ? "chaos check passed" : "chaos check FAILED");
   process.exitCode = ok ? 0 : 1;
 }

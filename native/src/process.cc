@@ -9,27 +9,40 @@
 namespace airlock {
 namespace {
 
-// setParentDeathSignal(signal: number, expectedParentPid: number): void
-// The kernel sends `signal` to this process when its parent dies, even while JS is stuck in
-// native code that never returns to the event loop. If the parent already died before the
-// call (we were re-parented), the signal is raised at once: the race prctl leaves open.
-Napi::Value SetParentDeathSignal(const Napi::CallbackInfo& info) {
+// The signal the kernel sends a worker when its parent dies. A real-time signal that neither
+// Node, libuv nor V8 uses, so that this handler is the only one.
+int ParentDeathSignal() { return SIGRTMAX - 1; }
+
+// Kills the worker's whole process group, itself included: the worker leads its own group
+// (the pool spawns it detached), so this reaches every process it started that did not leave
+// the group. kill() is async-signal-safe, and the handler runs even while JavaScript is stuck
+// in native code that never returns to the event loop.
+void KillProcessGroup(int) { kill(0, SIGKILL); }
+
+// killGroupOnParentDeath(expectedParentPid: number): void
+// When the parent dies, the kernel signals this process, whose handler kills its process group.
+// If the parent already died before the call (we were re-parented), the group dies at once:
+// the race prctl leaves open.
+Napi::Value KillGroupOnParentDeath(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
-    Napi::TypeError::New(env, "setParentDeathSignal(signal, expectedParentPid) takes two numbers").ThrowAsJavaScriptException();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "killGroupOnParentDeath(expectedParentPid) takes a number").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  int sig = info[0].As<Napi::Number>().Int32Value();
-  pid_t expected = static_cast<pid_t>(info[1].As<Napi::Number>().Int32Value());
-  if (prctl(PR_SET_PDEATHSIG, sig) != 0) return ThrowErrno(env, "prctl(PR_SET_PDEATHSIG)");
-  if (getppid() != expected) raise(sig);
+  pid_t expected = static_cast<pid_t>(info[0].As<Napi::Number>().Int32Value());
+  struct sigaction action = {};
+  action.sa_handler = KillProcessGroup;
+  sigemptyset(&action.sa_mask);
+  if (sigaction(ParentDeathSignal(), &action, nullptr) != 0) return ThrowErrno(env, "sigaction");
+  if (prctl(PR_SET_PDEATHSIG, ParentDeathSignal()) != 0) return ThrowErrno(env, "prctl(PR_SET_PDEATHSIG)");
+  if (getppid() != expected) KillProcessGroup(0);
   return env.Undefined();
 }
 
 }  // namespace
 
 void InitProcess(Napi::Env env, Napi::Object exports) {
-  exports.Set("setParentDeathSignal", Napi::Function::New(env, SetParentDeathSignal, "setParentDeathSignal"));
+  exports.Set("killGroupOnParentDeath", Napi::Function::New(env, KillGroupOnParentDeath, "killGroupOnParentDeath"));
 }
 
 }  // namespace airlock

@@ -19,6 +19,28 @@ export function childPids(): number[] {
   return pids;
 }
 
+/**
+ * Live processes started by this process's pools, at any depth, orphans included: every
+ * worker carries AIRLOCK_PARENT_PID in its environment, and whatever it starts inherits it.
+ * Zombies are left out (an orphan's zombie waits for a reaper that may never come).
+ */
+export function poolDescendants(parentPid = process.pid): number[] {
+  const marker = Buffer.from(`\0AIRLOCK_PARENT_PID=${parentPid}\0`);
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    try {
+      // Leading NUL so that the first variable matches as the others do.
+      const environ = Buffer.concat([Buffer.of(0), readFileSync(`/proc/${pid}/environ`)]);
+      if (environ.includes(marker) && !hasExited(pid)) found.push(pid);
+    } catch {
+      // Gone since the listing, or not ours to read.
+    }
+  }
+  return found;
+}
+
 /** What this process's socket, pipe and memfd descriptors point to: the kinds a pool creates. */
 export function channelFds(): string[] {
   const kinds: string[] = [];

@@ -1,4 +1,5 @@
 // The worker most tests run: each method fails, in a real way, when the request asks it to.
+import { execFileSync, spawn } from "node:child_process";
 import { Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { threadId } from "node:worker_threads";
@@ -120,6 +121,17 @@ serve(TestServiceDefinition, {
       throw new AirlockError(isCode(request.how) ? request.how : Code.Unknown, `attempt ${context.attempt} fails on purpose`);
     }
     return { attempt: context.attempt, pid: process.pid, threadId };
+  },
+  spawn(request) {
+    if (request.orphan) {
+      const pid = Number(execFileSync("sh", ["-c", "sleep 3600 >/dev/null 2>&1 & echo $!"], { encoding: "utf8" }).trim());
+      return { pid, workerPid: process.pid };
+    }
+    const child = spawn("sleep", ["3600"], { stdio: "ignore" });
+    return { pid: child.pid!, workerPid: process.pid };
+  },
+  large(request) {
+    return { data: new Uint8Array(request.bytes) };
   },
 });
 
