@@ -9,12 +9,6 @@ import { createRestartCounter } from "./restart-intensity.js";
 import { createPolicyResolver, createRetryThrottle } from "./retry.js";
 import { createStatsRecorder } from "./stats.js";
 
-/** A pool's circuit: closed; open, failing calls with its error until the cool-down timer fires; then half-open until one call decides. */
-export type Circuit =
-  | { readonly state: "closed" }
-  | { readonly state: "open"; readonly error: AirlockError; readonly timer: NodeJS.Timeout }
-  | { readonly state: "half-open" };
-
 /** Defaults of the options both isolations share. */
 export const sharedDefaults = {
   startTimeoutMs: 10_000,
@@ -72,7 +66,7 @@ export function createPoolServices(options: PoolOptions) {
     attemptTimeoutOf: (method: MethodDefinition) => options.methods?.[method.path]?.attemptTimeoutMs ?? method.attemptTimeoutMs,
     /** Turns a call away at the door: it counts in the stats like any other failed call. */
     refused(error: AirlockError): Promise<never> {
-      stats.counts.calls += 1;
+      stats.called();
       stats.settled(error.code, 0);
       return Promise.reject(error);
     },

@@ -1,7 +1,7 @@
 import { Code } from "./code.js";
 import type { RetryPolicy } from "./definition.js";
 import { AirlockError, type CrashFacts } from "./errors.js";
-import { backoffMs, type RetryThrottle } from "./retry.js";
+import { backoffMs } from "./retry.js";
 
 /** What the supervisor knows of a call when one of its attempts has failed. */
 export interface AttemptHistory {
@@ -15,20 +15,41 @@ export interface AttemptHistory {
   readonly deadline: number | undefined;
 }
 
-/** Retry after a backoff, or settle with an error. */
-export type NextStep = { readonly retryInMs: number } | { readonly error: AirlockError };
+/**
+ * Retry after a backoff, or settle with an error; `throttled` says whether the failure counts
+ * against the retry throttle (it was of a retryable code), which the caller then tells it.
+ */
+export type NextStep = ({ readonly retryInMs: number } | { readonly error: AirlockError }) & { readonly throttled: boolean };
+
+/** What the decision reads of the retry throttle, without changing it. */
+export interface ThrottleView {
+  /** Whether a retry would be allowed once one more failure is counted. */
+  allowsRetryAfterFailure(): boolean;
+}
 
 /**
  * Decides what follows a failed attempt, under the policy, the shared throttle and the
- * deadline. A call whose every attempt crashed its worker is a poison pill: it is never tried
- * beyond maxAttempts, and its error carries every crash.
+ * deadline; a pure function of what it is given (the random draw of the backoff aside). A call
+ * whose every attempt crashed its worker is a poison pill: it is never tried beyond
+ * maxAttempts, and its error carries every crash.
  */
-export function nextStep(history: AttemptHistory, failure: AirlockError, throttle: RetryThrottle, now: number): NextStep {
-  const { policy, charged, crashes } = history;
+export function nextStep(history: AttemptHistory, failure: AirlockError, throttle: ThrottleView, now: number): NextStep {
+  const { policy, crashes } = history;
   const withFacts = (error: AirlockError) =>
     crashes.length === 0 ? error : new AirlockError(error.code, error.rawMessage, { ...error.details, crashes }, { cause: error.cause });
-  if (!policy.retryableCodes.includes(failure.code)) return { error: withFacts(failure) };
-  throttle.failed();
+  if (!policy.retryableCodes.includes(failure.code)) return { error: withFacts(failure), throttled: false };
+  return { ...retryOrFail(history, failure, throttle, now, withFacts), throttled: true };
+}
+
+// The decision for a failure of a retryable code.
+function retryOrFail(
+  history: AttemptHistory,
+  failure: AirlockError,
+  throttle: ThrottleView,
+  now: number,
+  withFacts: (error: AirlockError) => AirlockError,
+): { readonly retryInMs: number } | { readonly error: AirlockError } {
+  const { policy, charged, crashes } = history;
   if (charged >= policy.maxAttempts) {
     if (policy.maxAttempts > 1 && failure.code === Code.WorkerCrashed && crashes.length === charged) {
       const how = [...new Set(crashes.map((crash) => crash.reason))].join("; ");
@@ -42,7 +63,7 @@ export function nextStep(history: AttemptHistory, failure: AirlockError, throttl
     }
     return { error: withFacts(failure) };
   }
-  if (!throttle.allowsRetry()) {
+  if (!throttle.allowsRetryAfterFailure()) {
     return { error: withFacts(new AirlockError(failure.code, `${failure.rawMessage} (not retried: most recent calls are failing)`, failure.details)) };
   }
   const wait = backoffMs(policy, charged);

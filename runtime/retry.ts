@@ -77,15 +77,12 @@ export function createRetryThrottle({ maxTokens = 10, tokenRatio = 0.1 }: RetryT
     failed(): void {
       tokens = Math.max(0, tokens - 1);
     },
-    /** Whether a retry may be made now. */
-    allowsRetry(): boolean {
-      return tokens > maxTokens / 2;
+    /** Whether a retry would be allowed once one more failure is counted. */
+    allowsRetryAfterFailure(): boolean {
+      return Math.max(0, tokens - 1) > maxTokens / 2;
     },
   };
 }
-
-/** The throttle's interface, as the supervisor sees it. */
-export type RetryThrottle = ReturnType<typeof createRetryThrottle>;
 
 /**
  * Returns the resolver of each call's policy under the pool's per-method overrides; the

@@ -8,7 +8,8 @@ import { takeBlobs } from "./blob-fields.js";
 import { travelsAsBlob } from "./blob-hints.js";
 import { copyReplyBlobs } from "./blob-results.js";
 import { Arena, encodeBlobTable } from "./blob-table.js";
-import { createPoolServices, sharedDefaults, sharedSettings, type Circuit } from "./pool-shared.js";
+import { Circuit } from "./circuit.js";
+import { createPoolServices, sharedDefaults, sharedSettings } from "./pool-shared.js";
 import { Code } from "./code.js";
 import type { CallOptions, MethodDefinition, RetryPolicy } from "./definition.js";
 import { AirlockError, type CrashFacts } from "./errors.js";
@@ -151,7 +152,19 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
   const backingOff = new Set<PendingCall>();
   const { wake, until } = createWaiters();
   const { events, stats, throttle, restarts, policyOf, attemptTimeoutOf, refused } = createPoolServices(options);
-  let circuit: Circuit = { state: "closed" };
+  const circuit = new Circuit(coolDownMs, restarts, events, {
+    onOpen(error) {
+      for (const fifo of [suspects, retries, queue]) {
+        for (const call of fifo.drain()) settle(call, circuitError(error, call.method));
+      }
+      // Spares would only be started to die the same way; the probe decides when to go on.
+      for (const slot of slots) if (slot.role === "standby" || slot.role === "starting") endSlot(slot, "the circuit opened");
+    },
+    onHalfOpen() {
+      if (count("active") === 0) spawnSlot("probe");
+    },
+    onClose: () => replenish("restart"),
+  });
   let failedStarts = 0;
   let queued = 0;
   let nextCallId = 1;
@@ -195,7 +208,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     const moduleThrew = error.details.remoteStack !== undefined;
     const killedFromOutside = error.details.signal === "SIGKILL";
     if (!killedFromOutside) failedStarts += 1;
-    if (moduleThrew || failedStarts >= maxFailedStartsInARow || restarts.record(Date.now())) openCircuit(error);
+    if (moduleThrew || failedStarts >= maxFailedStartsInARow || restarts.record(Date.now())) circuit.open(error);
     else replenish("restart");
   }
 
@@ -244,7 +257,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     slot.role = "retiring";
     slot.expectedExit = reason;
     events.emit({ type: "worker-recycled", pid: slot.process.pid, reason });
-    stats.counts.recycled += 1;
+    stats.recycled();
     replenish("recycle");
     if (slot.calls.size === 0) endSlot(slot, reason);
   }
@@ -297,24 +310,12 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
         // When no one can be blamed, the call runs alone from now on so that blame is exact.
         call.suspect ||= !slot.culprit && !slot.blameless;
         call.charged -= 1;
-        stats.counts.retries += 1;
+        stats.retried();
         requeue(call);
       }
     }
     if (crashed) {
-      stats.counts.crashes += 1;
-      if (circuit.state === "half-open") {
-        openCircuit(new AirlockError(Code.CircuitOpen, `the probe worker ${exit.reason}`));
-      } else if (restarts.record(Date.now())) {
-        openCircuit(
-          new AirlockError(Code.CircuitOpen, `workers crashed ${restarts.limit} (last: worker ${exit.pid} ${exit.reason})`, {
-            stderrTail: exit.stderrTail,
-            pid: exit.pid,
-          }),
-        );
-      } else {
-        stats.counts.restarts += 1;
-      }
+      stats.crashed(circuit.crashed({ worker: `worker ${exit.pid}`, reason: exit.reason, stderrTail: exit.stderrTail, pid: exit.pid }));
     }
     // A worker that failed to start is dealt with by startFailed, which knows why.
     if (slot.role !== "starting") replenish(crashed ? "restart" : "recycle");
@@ -361,7 +362,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
       else {
         throttle.succeeded();
         settle(call, undefined, reply, receivedAt);
-        if (circuit.state === "half-open") closeCircuit();
+        circuit.succeeded();
       }
     }
     if (slot.role === "retiring" && slot.calls.size === 0) endSlot(slot, slot.expectedExit ?? "recycled");
@@ -394,8 +395,9 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
       throttle,
       performance.now(),
     );
+    if (step.throttled) throttle.failed();
     if ("error" in step) return settle(call, step.error);
-    stats.counts.retries += 1;
+    stats.retried();
     events.emit({ type: "call-retried", method: call.method.path, attempt: call.attempt + 1, code: failure.code, backoffMs: step.retryInMs });
     call.state = "backoff";
     call.slot = undefined;
@@ -423,7 +425,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
 
   function requeue(call: PendingCall): void {
     call.slot = undefined;
-    if (circuit.state === "open") return settle(call, circuitError(circuit.error, call.method));
+    if (circuit.error) return settle(call, circuitError(circuit.error, call.method));
     call.state = "queued";
     queued += 1;
     (call.suspect ? suspects : retries).push(call);
@@ -499,34 +501,6 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     slot.process.writer.call(call.id, call.attempt, timeLeft, number, named ? undefined : path, call.request, call.blobTable);
   }
 
-  // ---- circuit ----
-
-  function openCircuit(error: AirlockError): void {
-    if (closed) return;
-    if (circuit.state === "open") clearTimeout(circuit.timer);
-    circuit = { state: "open", error, timer: setTimeout(probe, coolDownMs) };
-    circuit.timer.unref();
-    events.emit({ type: "circuit-opened", reason: error.rawMessage });
-    for (const fifo of [suspects, retries, queue]) {
-      for (const call of fifo.drain()) settle(call, circuitError(error, call.method));
-    }
-    // Spares would only be started to die the same way; the probe decides when to go on.
-    for (const slot of slots) if (slot.role === "standby" || slot.role === "starting") endSlot(slot, "the circuit opened");
-  }
-
-  function probe(): void {
-    if (closed) return;
-    circuit = { state: "half-open" };
-    if (count("active") === 0) spawnSlot("probe");
-  }
-
-  function closeCircuit(): void {
-    circuit = { state: "closed" };
-    restarts.reset();
-    events.emit({ type: "circuit-closed" });
-    replenish("restart");
-  }
-
   // ---- the hard memory limit ----
 
   // Runs while some worker has calls, so that an idle pool has no timer firing 100 times a second.
@@ -589,7 +563,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     callOptions?: CallOptions,
   ): Promise<MessageShape<O>> {
     const signal = callOptions?.signal;
-    const turnedAway = refusal(method, signal, { closed, circuit: circuit.state === "open" ? circuit.error : undefined, queued, maxQueue });
+    const turnedAway = refusal(method, signal, { closed, circuit: circuit.error, queued, maxQueue });
     if (turnedAway) return refused(turnedAway);
     let policy: RetryPolicy;
     let timeoutMs: number | undefined;
@@ -607,7 +581,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     }
     const oversized = oversizedRequest(method, encoded);
     if (oversized) return refused(oversized);
-    stats.counts.calls += 1;
+    stats.called();
     const startedAt = performance.now();
     const promise = new Promise<MessageShape<O>>(captureSettlers);
     const pending: PendingCall = {
@@ -768,7 +742,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     closed = true;
     clearInterval(heartbeat);
     clearInterval(memoryWatch);
-    if (circuit.state === "open") clearTimeout(circuit.timer);
+    circuit.dispose();
     const busy = () => slots.some((slot) => slot.calls.size > 0) || queued > 0 || backingOff.size > 0;
     if (!(await until(() => !busy(), timeoutMs))) {
       const error = closedBeforeFinish();

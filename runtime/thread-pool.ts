@@ -12,7 +12,8 @@ import { AirlockError, type CrashFacts, type ExitCause } from "./errors.js";
 import { IdTable } from "./id-table.js";
 import { errorFromBody } from "./invoke.js";
 import type { Pool, PoolOptions } from "./pool.js";
-import { createPoolServices, integerAtLeast, sharedDefaults, sharedSettings, type Circuit } from "./pool-shared.js";
+import { Circuit } from "./circuit.js";
+import { createPoolServices, integerAtLeast, sharedDefaults, sharedSettings } from "./pool-shared.js";
 import { createMessage } from "./create-message.js";
 import { nextStep } from "./retry-decision.js";
 import { createSharedBufferPool } from "./shared-buffers.js";
@@ -60,6 +61,8 @@ function forgetAbort(this: Attempt): void {
 /** A call the pool has taken and not settled. */
 interface LiveCall {
   settle(error: AirlockError): void;
+  /** Settles the call with `error` if its attempt waits for a thread (in piscina's queue or a backoff), and tells whether it did. */
+  abandonIfWaiting(error: AirlockError): boolean;
 }
 
 /**
@@ -84,7 +87,15 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
   const onThread = new Map<number, number>();
   const retiring = new Set<number>();
   let nextCallId = 1;
-  let circuit: Circuit = { state: "closed" };
+  const circuit = new Circuit(coolDownMs, restarts, events, {
+    // What waits would only meet the same fate; calls running on threads finish as they will.
+    onOpen: (error) => {
+      for (const call of live.values()) call.abandonIfWaiting(error);
+    },
+    // Threads are replaced by piscina, not by the pool: the probe call finds one.
+    onHalfOpen: () => undefined,
+    onClose: () => undefined,
+  });
   let started = false;
   let closed = false;
   let destroyed = false;
@@ -149,7 +160,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
     served.set(id, count);
     if (count >= maxCallsPerWorker && !retiring.has(id)) {
       retiring.add(id);
-      stats.counts.recycled += 1;
+      stats.recycled();
       events.emit({ type: "worker-recycled", pid: process.pid, threadId: id, reason: `recycled after ${count} calls` });
     }
     // piscina replaces a thread that exits with no task, as it does one that dies.
@@ -167,7 +178,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
     });
     if (started && !closed && !deathsSeen.has(error)) {
       deathsSeen.add(error);
-      openCircuit(failure);
+      circuit.open(failure);
     }
     return failure;
   }
@@ -179,34 +190,16 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
     deathsSeen.add(error);
     const threadId = attempt?.threadId;
     events.emit({ type: "worker-exited", pid: process.pid, ...(threadId === undefined ? {} : { threadId }), exitCode: death.exitCode, signal: null, cause: death.cause, reason: death.reason, expected: false });
-    stats.counts.crashes += 1;
-    if (circuit.state === "half-open") openCircuit(new AirlockError(Code.CircuitOpen, `the probe call's thread ${death.reason}`));
-    else if (restarts.record(Date.now())) {
-      openCircuit(new AirlockError(Code.CircuitOpen, `worker threads crashed ${restarts.limit} (last: ${death.reason})`, { stderrTail: death.stderrTail, pid: process.pid }));
-    }
-    else stats.counts.restarts += 1;
+    const worker = threadId === undefined ? "worker thread" : `worker thread ${threadId}`;
+    stats.crashed(circuit.crashed({ worker, reason: death.reason, stderrTail: death.stderrTail, pid: process.pid }));
     return death;
-  }
-
-  // ---- circuit ----
-
-  function openCircuit(error: AirlockError): void {
-    if (circuit.state === "open") clearTimeout(circuit.timer);
-    circuit = { state: "open", error, timer: setTimeout(() => (circuit = { state: "half-open" }), coolDownMs).unref() };
-    events.emit({ type: "circuit-opened", reason: error.rawMessage });
-  }
-
-  function closeCircuit(): void {
-    circuit = { state: "closed" };
-    restarts.reset();
-    events.emit({ type: "circuit-closed" });
   }
 
   // ---- calls ----
 
   function call<I extends DescMessage, O extends DescMessage>(method: MethodDefinition<I, O>, request: MessageInitShape<I>, callOptions: CallOptions = {}): Promise<MessageShape<O>> {
     const { signal } = callOptions;
-    const turnedAway = refusal(method, signal, { closed, circuit: circuit.state === "open" ? circuit.error : undefined, queued: piscina.queueSize, maxQueue });
+    const turnedAway = refusal(method, signal, { closed, circuit: circuit.error, queued: piscina.queueSize, maxQueue });
     if (turnedAway) return refused(turnedAway);
     let policy: RetryPolicy;
     let timeoutMs: number | undefined;
@@ -234,7 +227,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
       for (const copy of copies) sharedBuffers.give(copy);
       return refused(unencodable(method, cause));
     }
-    stats.counts.calls += 1;
+    stats.called();
     blobBytes += sharedBytes;
     const id = nextCallId;
     nextCallId = nextCallId >= 0xffffffff ? 1 : nextCallId + 1;
@@ -248,9 +241,18 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
     let settled = false;
     let deadlineTimer: NodeJS.Timeout | undefined;
     let backoffTimer: NodeJS.Timeout | undefined;
+    let backingOff = false;
 
     return new Promise<MessageShape<O>>((resolve, reject) => {
-      const self: LiveCall = { settle: (error) => settle(error) };
+      const self: LiveCall = {
+        settle: (error) => settle(error),
+        abandonIfWaiting(error) {
+          const waiting = backingOff || (current !== undefined && current.threadId === undefined);
+          if (settled || !waiting) return false;
+          abandon(circuitError(error, method));
+          return true;
+        },
+      };
       function settle(error: AirlockError | undefined, reply?: unknown): void {
         if (settled) return;
         settled = true;
@@ -272,7 +274,8 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
       }
 
       function runAttempt(): void {
-        if (circuit.state === "open") return settle(circuitError(circuit.error, method));
+        backingOff = false;
+        if (circuit.error) return settle(circuitError(circuit.error, method));
         attemptNumber += 1;
         charged += 1;
         const number = attemptNumber;
@@ -306,7 +309,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
               return attemptFailed(new AirlockError(Code.Protocol, `a thread sent a bad answer to ${method.path}: ${(cause as Error).message}`, { method: method.path, attempt: number }));
             }
             throttle.succeeded();
-            if (circuit.state === "half-open") closeCircuit();
+            circuit.succeeded();
             settle(undefined, reply);
           },
           (error: Error) => {
@@ -317,7 +320,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
             if (endedForAnotherCall(error) && !settled) {
               // The pool ended the thread for another call it ran: try again at no charge.
               charged -= 1;
-              stats.counts.retries += 1;
+              stats.retried();
               return runAttempt();
             }
             const death = threadDied(error, attempt);
@@ -343,9 +346,11 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
 
       function attemptFailed(failure: AirlockError): void {
         const step = nextStep({ method: method.path, policy, charged, crashes, deadline }, failure, throttle, Date.now());
+        if (step.throttled) throttle.failed();
         if ("error" in step) return settle(step.error);
-        stats.counts.retries += 1;
+        stats.retried();
         events.emit({ type: "call-retried", method: method.path, attempt: attemptNumber + 1, code: failure.code, backoffMs: step.retryInMs });
+        backingOff = true;
         backoffTimer = setTimeout(runAttempt, step.retryInMs);
       }
 
@@ -402,7 +407,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
   async function close({ timeoutMs = sharedDefaults.closeTimeoutMs } = {}): Promise<void> {
     if (closed) return void (await until(() => destroyed, Infinity));
     closed = true;
-    if (circuit.state === "open") clearTimeout(circuit.timer);
+    circuit.dispose();
     if (!(await until(() => live.size === 0, timeoutMs))) {
       const error = closedBeforeFinish();
       for (const call of live.values()) call.settle(error);

@@ -21,12 +21,13 @@ function main(): void {
   const socket = new Socket({ fd: Number(process.env[workerEnv.channelFd]), readable: true, writable: true });
   // The parent closing the channel means it is gone or done with us, unless this side closed
   // it first (a library closing descriptors) and the parent only answered: that is no clean exit.
-  socket.on("end", () => {
+  const leave = () => {
     if (!socket.writableEnded) process.exit(0);
     process.stderr.write(`airlock worker ${process.pid}: its control channel was closed from inside the worker\n`);
     process.exit(workerExitCodes.channelClosedInside);
-  });
-  socket.on("error", () => process.exit(0));
+  };
+  socket.on("end", leave);
+  socket.on("error", leave);
   openWorkerConnection(socket, Number(process.env[workerEnv.maxFrameBytes]), openWorkerBlobs(process.env));
 
   const modulePath = process.argv[2];

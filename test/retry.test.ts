@@ -1,6 +1,8 @@
 import fc from "fast-check";
 import { Code } from "airlock";
-import { backoffMs, defaultRetryPolicy, validRetryPolicy } from "../runtime/retry.js";
+import { AirlockError } from "airlock";
+import { nextStep } from "../runtime/retry-decision.js";
+import { backoffMs, createRetryThrottle, defaultRetryPolicy, validRetryPolicy } from "../runtime/retry.js";
 import type { RetryPolicy } from "../runtime/definition.js";
 
 const policy = (overrides: Partial<RetryPolicy> = {}): RetryPolicy => ({ ...defaultRetryPolicy, retryableCodes: [Code.WorkerCrashed], ...overrides });
@@ -46,5 +48,33 @@ describe("backoff, by gRPC A6 as revised in 2024 (grpc/proposal#452)", () => {
 
   test("a jitter outside [0, 1] is refused", () => {
     expect(() => validRetryPolicy(policy({ jitter: 1.5 }))).toThrow(/jitter must be within \[0, 1\]/);
+  });
+});
+
+describe("the retry decision", () => {
+  const crash = new AirlockError(Code.WorkerCrashed, "worker 1 killed by SIGSEGV");
+  const history = { method: "/x.v1.S/M", policy: policy({ maxAttempts: 3 }), charged: 1, crashes: [], deadline: undefined };
+
+  test("changes nothing: it says whether the failure counts against the throttle, and the caller tells it", () => {
+    const throttle = createRetryThrottle({ maxTokens: 4 });
+    const steps = [nextStep(history, crash, throttle, 0), nextStep(history, crash, throttle, 0)];
+    expect(steps.map((step) => [step.throttled, "retryInMs" in step])).toEqual([
+      [true, true],
+      [true, true],
+    ]);
+    expect(nextStep(history, new AirlockError(Code.NotFound, "no"), throttle, 0)).toMatchObject({ throttled: false, error: { code: Code.NotFound } });
+  });
+
+  test("refuses a retry once failures have drained the bucket below half", () => {
+    const throttle = createRetryThrottle({ maxTokens: 4 });
+    throttle.failed();
+    // 3 tokens left; one more failure would leave 2, which is not more than half of 4.
+    const step = nextStep(history, crash, throttle, 0);
+    expect("error" in step && step.error.rawMessage).toMatch(/not retried: most recent calls are failing/);
+  });
+
+  test("never backs off past the deadline", () => {
+    const step = nextStep({ ...history, deadline: 50 }, crash, createRetryThrottle(), 0);
+    expect(step).toMatchObject({ error: { code: Code.WorkerCrashed } });
   });
 });

@@ -1,7 +1,7 @@
 import { rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { Code, createPool, type Isolation, type Pool, type PoolEvent, type PoolOptions } from "airlock";
+import { AirlockError, Code, createPool, type Isolation, type Pool, type PoolEvent, type PoolOptions } from "airlock";
 import { createTestServiceClient, type TestServiceClient } from "./gen/airlock/test/v1/test_airlock.js";
 import { workerPath } from "./support/crashy.js";
 import { delay, rejection } from "./support/expect.js";
@@ -135,6 +135,14 @@ describe.each(isolations)("%s isolation", (isolation: Isolation) => {
       expect((await client.echo({ text: "probe" })).text).toBe("probe");
       expect(events.some((event) => event.type === "circuit-closed")).toBe(true);
       expect(await eventually(() => workersOf(pool!).length === workers)).toBe(true);
+    });
+
+    test("opening the circuit fails the calls waiting behind it at once", async () => {
+      await startIn({ restartIntensity: { maxRestarts: 1, withinMs: 10_000 }, standby: 0, circuitCoolDownMs: 10_000 });
+      const crashes = [client.crash({ how: fatal.how }), client.crash({ how: fatal.how })].map(rejection);
+      const waiting = [client.echo({ text: "a" }), client.echo({ text: "b" })].map((call) => call.then(() => "replied", (error: AirlockError) => error.code));
+      expect((await Promise.all(crashes)).map((error) => error.code)).toEqual([Code.WorkerCrashed, Code.WorkerCrashed]);
+      expect(await Promise.all(waiting)).toEqual([Code.CircuitOpen, Code.CircuitOpen]);
     });
 
     test("a replacement that fails to start is its own error, not a restart loop", async () => {
