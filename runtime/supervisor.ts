@@ -1,45 +1,56 @@
-import { type DescField, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import type { DescField } from "@bufbuild/protobuf";
 import * as path from "node:path";
 // Imported rather than the global, whose getter costs about a third of a clock read.
 import { performance } from "node:perf_hooks";
-import { aborted, callTimeoutMs, cancelIgnoredReason, circuitError, closedBeforeFinish, deadlinePassed, hungReason, refusal, unencodable } from "./call-errors.js";
 import { createArenaFd, openWritableArena } from "./blob-arena.js";
 import { takeBlobs } from "./blob-fields.js";
 import { travelsAsBlob } from "./blob-hints.js";
 import { copyReplyBlobs } from "./blob-results.js";
 import { Arena, encodeBlobTable } from "./blob-table.js";
+import { createCallCore, type PoolCall } from "./call-core.js";
+import { cancelIgnoredReason } from "./call-errors.js";
 import { Circuit } from "./circuit.js";
-import { createPoolServices, sharedDefaults, sharedSettings } from "./pool-shared.js";
 import { Code } from "./code.js";
-import type { CallOptions, MethodDefinition, RetryPolicy } from "./definition.js";
+import { createMessage } from "./create-message.js";
+import type { MethodDefinition } from "./definition.js";
 import { AirlockError, type CrashFacts } from "./errors.js";
 import { createFifo } from "./fifo.js";
 import { callFrameSize, decodeJsonBody, decodeReplyBody, FrameFlag, FrameType, type Frame } from "./frame.js";
 import { IdTable } from "./id-table.js";
 import { errorFromBody } from "./invoke.js";
 import { nativeAddon } from "./native.js";
-import { decodeMessage } from "./proto-decode.js";
-import { createMessage } from "./create-message.js";
-import { encodeMessage } from "./proto-encode.js";
-import { isStopped, residentBytes } from "./proc.js";
-import { nextStep } from "./retry-decision.js";
 import type { Pool, PoolOptions } from "./pool.js";
-import { createWaiters } from "./waiters.js";
+import { createPoolServices, sharedDefaults, sharedSettings } from "./pool-shared.js";
+import { isStopped, residentBytes } from "./proc.js";
+import { decodeMessage } from "./proto-decode.js";
+import { encodeMessage } from "./proto-encode.js";
 import { spawnWorker, type WorkerExit, type WorkerProcess, type WorkerSpawnOptions } from "./worker-process.js";
 
 type SlotRole = "starting" | "active" | "standby" | "retiring";
 type SpawnReason = "start" | "restart" | "recycle" | "standby" | "probe";
 
+/** A request as it travels to a worker process: its protobuf bytes, and the handles and leases of its blobs. */
+interface Cargo {
+  readonly bytes: Uint8Array;
+  readonly blobTable: Buffer | undefined;
+  /** Argument arena allocations held until the call is done and no worker reads them. */
+  leases: readonly number[];
+}
+
+/** A call of this pool: the core's call, with its request as this cage sends it, running on a slot. */
+type Call = PoolCall<Cargo, Slot>;
+
 interface Slot {
   readonly process: WorkerProcess;
   /** Calls sent to this worker and not answered yet, abandoned ones included: each holds a unit of concurrency. */
-  readonly calls: IdTable<PendingCall>;
+  readonly calls: IdTable<Call>;
+  /** Changed only through setRole(). */
   role: SlotRole;
   served: number;
   /** Running a suspect call, which must be alone on its worker. */
   exclusive: boolean;
   /** The call whose hang or ignored cancellation made the pool kill this worker. */
-  culprit: PendingCall | undefined;
+  culprit: Call | undefined;
   /** Set when the worker was killed for a reason none of its calls caused. */
   blameless: boolean;
   /** Set when the pool ends the worker on purpose (recycling, close): its exit is no crash. */
@@ -51,57 +62,22 @@ interface Slot {
   readonly named: boolean[];
 }
 
-interface PendingCall {
-  readonly id: number;
-  readonly method: MethodDefinition;
-  readonly request: Uint8Array;
-  readonly policy: RetryPolicy;
-  readonly attemptTimeoutMs: number | undefined;
-  /** When the call must be done, on the clock of performance.now() as all the call's times are. */
-  readonly deadline: number | undefined;
-  readonly startedAt: number;
-  /** Handles of the request's blobs, and the argument arena allocations they hold until the call is done. */
-  readonly blobTable: Buffer | undefined;
-  leases: readonly number[];
-  state: "queued" | "running" | "backoff" | "settled";
-  /** Attempts sent to a worker, as the handler's context.attempt counts them. */
-  attempt: number;
-  /** Attempts counted against the policy: one a co-located crash interrupted is not. */
-  charged: number;
-  /** The crashes of its attempts; shared and empty until the first. */
-  crashes: readonly CrashFacts[];
-  /** It was on a worker that crashed with other calls: it runs alone until it is cleared. */
-  suspect: boolean;
-  slot: Slot | undefined;
-  dispatchedAt: number;
-  /** The attempt timeout while running, the backoff while backing off. */
-  timer: NodeJS.Timeout | undefined;
-  deadlineTimer: NodeJS.Timeout | undefined;
-  readonly signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-  readonly resolve: (reply: unknown) => void;
-  readonly reject: (error: AirlockError) => void;
-}
-
-/** A request as it travels: its protobuf bytes, and the handles and leases of its blobs. */
-interface EncodedRequest {
-  readonly bytes: Uint8Array;
-  readonly blobTable: Buffer | undefined;
-  readonly leases: readonly number[];
-}
-
 const noLeases: readonly number[] = [];
 
-// The executor of every call's promise, made once: it hands over the promise's settlers, which
-// the call takes at once. A closure per call would cost an allocation, and a context for
-// call()'s variables, on every call.
-let capturedResolve: ((reply: unknown) => void) | undefined;
-let capturedReject: ((error: AirlockError) => void) | undefined;
-function captureSettlers(resolve: (reply: never) => void, reject: (error: AirlockError) => void): void {
-  capturedResolve = resolve as (reply: unknown) => void;
-  capturedReject = reject;
+// Which roles a slot may move to from each role: a worker starts, serves or waits as a spare,
+// and once retiring it only leaves.
+const roleMoves: Readonly<Record<SlotRole, readonly SlotRole[]>> = {
+  starting: ["active", "standby", "retiring"],
+  standby: ["active", "retiring"],
+  active: ["retiring"],
+  retiring: ["retiring"],
+};
+
+// The one place a slot's role changes; a move the table does not allow is a bug in the pool.
+function setRole(slot: Slot, role: SlotRole): void {
+  if (!roleMoves[slot.role].includes(role)) throw new AirlockError(Code.Internal, `worker ${slot.process.pid}: no move from ${slot.role} to ${role}`);
+  slot.role = role;
 }
-const noCrashes: readonly CrashFacts[] = [];
 
 const defaults = {
   ...sharedDefaults,
@@ -145,18 +121,16 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
   // pool has a handful of workers, every answer looks one up and every call walks them, which
   // a short array does faster than a hash table and its iterators.
   const slots: Slot[] = [];
-  const queue = createFifo<PendingCall>();
-  const retries = createFifo<PendingCall>();
-  const suspects = createFifo<PendingCall>();
-  // Calls waiting out a backoff are in no queue and on no worker; close() must still see them.
-  const backingOff = new Set<PendingCall>();
-  const { wake, until } = createWaiters();
-  const { events, stats, throttle, restarts, policyOf, attemptTimeoutOf, refused } = createPoolServices(options);
+  const queue = createFifo<Call>();
+  const retries = createFifo<Call>();
+  const suspects = createFifo<Call>();
+  // Live calls in the queues; settled ones are dropped from them lazily, when drain() meets them.
+  let queued = 0;
+  const services = createPoolServices(options);
+  const { events, stats, restarts } = services;
   const circuit = new Circuit(coolDownMs, restarts, events, {
     onOpen(error) {
-      for (const fifo of [suspects, retries, queue]) {
-        for (const call of fifo.drain()) settle(call, circuitError(error, call.method));
-      }
+      core.failWaiting(error);
       // Spares would only be started to die the same way; the probe decides when to go on.
       for (const slot of slots) if (slot.role === "standby" || slot.role === "starting") endSlot(slot, "the circuit opened");
     },
@@ -165,9 +139,8 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     },
     onClose: () => replenish("restart"),
   });
+  const core = createCallCore<Cargo, Slot>({ services, circuit, maxQueue });
   let failedStarts = 0;
-  let queued = 0;
-  let nextCallId = 1;
   let started = false;
   let closed = false;
 
@@ -213,10 +186,11 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
   }
 
   function onReady(slot: Slot): void {
-    if (slot.process.exited) return;
+    // A worker the pool ended while it started (the circuit opened) is on its way out.
+    if (slot.process.exited || slot.role !== "starting") return;
     failedStarts = 0;
     if (closed) return endSlot(slot, "the pool closed");
-    slot.role = count("active") < size ? "active" : "standby";
+    setRole(slot, count("active") < size ? "active" : "standby");
     drain();
   }
 
@@ -236,7 +210,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     if (closed || circuit.state !== "closed") return;
     for (const slot of slots) {
       if (count("active") >= size) break;
-      if (slot.role === "standby") slot.role = "active";
+      if (slot.role === "standby") setRole(slot, "active");
     }
     let missing = size + standby - (count("active") + count("standby") + count("starting"));
     for (; missing > 0; missing -= 1) {
@@ -247,14 +221,14 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
 
   function endSlot(slot: Slot, reason: string): void {
     slot.expectedExit ??= reason;
-    slot.role = "retiring";
+    setRole(slot, "retiring");
     slot.process.end();
     setTimeout(() => slot.process.exited || slot.process.kill("pool", `${reason}; did not leave when asked`), exitGraceMs).unref();
   }
 
   function retire(slot: Slot, reason: string): void {
     if (slot.role === "retiring") return;
-    slot.role = "retiring";
+    setRole(slot, "retiring");
     slot.expectedExit = reason;
     events.emit({ type: "worker-recycled", pid: slot.process.pid, reason });
     stats.recycled();
@@ -282,44 +256,36 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     events.emit({ type: "worker-exited", pid: exit.pid, exitCode: exit.exitCode, signal: exit.signal, cause: exit.cause, reason: exit.reason, expected: !crashed });
     const alone = slot.calls.size === 1;
     const now = performance.now();
-    // Off the worker before anything settles them: settle() keeps the leases of a call its
-    // worker still lists, and this worker will never answer.
+    // Off the worker before anything settles them: a call its worker still lists keeps its
+    // leases, and this worker will never answer.
     const calls = slot.calls.values();
     slot.calls.clear();
     for (const call of calls) {
-      call.slot = undefined;
       if (call.state === "settled") {
         freeLeases(call);
         continue;
       }
-      clearTimeout(call.timer); // the attempt timeout of an attempt that is over
+      // The blame rule: the call the pool killed the worker for; else the only call on it, or a
+      // suspect; no one when the worker was killed for nothing its calls did.
       const culprit = slot.culprit ? slot.culprit === call : !slot.blameless && (alone || call.suspect);
       if (culprit) {
-        const facts: CrashFacts = { ...exit, attempt: call.attempt, elapsedMs: now - call.dispatchedAt };
-        call.crashes = [...call.crashes, facts];
-        attemptFailed(
-          call,
-          new AirlockError(exit.cause === "protocol" ? Code.Protocol : Code.WorkerCrashed, `worker ${exit.pid} ${exit.reason} while running ${call.method.path} (attempt ${call.attempt})`, {
-            method: call.method.path,
-            attempt: call.attempt,
-            pid: exit.pid,
-          }),
-        );
+        const facts: CrashFacts = { ...exit, attempt: call.attempt, elapsedMs: now - call.startedAttemptAt };
+        const failure = new AirlockError(exit.cause === "protocol" ? Code.Protocol : Code.WorkerCrashed, `worker ${exit.pid} ${exit.reason} while running ${call.method.path} (attempt ${call.attempt})`, {
+          method: call.method.path,
+          attempt: call.attempt,
+          pid: exit.pid,
+        });
+        core.failed(call, failure, facts);
       } else {
-        // Another call, or something outside, brought the worker down: try again at no charge.
-        // When no one can be blamed, the call runs alone from now on so that blame is exact.
-        call.suspect ||= !slot.culprit && !slot.blameless;
-        call.charged -= 1;
-        stats.retried();
-        requeue(call);
+        // Another call, or something outside, brought the worker down: try again at no charge,
+        // alone from now on when no one can be blamed, so that blame is exact.
+        core.interrupted(call, !slot.culprit && !slot.blameless);
       }
     }
-    if (crashed) {
-      stats.crashed(circuit.crashed({ worker: `worker ${exit.pid}`, reason: exit.reason, stderrTail: exit.stderrTail, pid: exit.pid }));
-    }
+    if (crashed) stats.crashed(circuit.crashed({ worker: `worker ${exit.pid}`, reason: exit.reason, stderrTail: exit.stderrTail, pid: exit.pid }));
     // A worker that failed to start is dealt with by startFailed, which knows why.
     if (slot.role !== "starting") replenish(crashed ? "restart" : "recycle");
-    wake();
+    core.wake();
   }
 
   // ---- answers ----
@@ -340,73 +306,49 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     slot.served += 1;
     if (call.suspect) slot.exclusive = false;
     if (call.state === "settled") freeLeases(call);
-    else {
-      clearTimeout(call.timer);
-      let reply: unknown;
-      let error: AirlockError | undefined;
-      try {
-        if (frame.type === FrameType.Reply) reply = decodeReply(worker, call, frame);
-        else error = errorFromBody(decodeJsonBody(frame), call.method.path, call.attempt);
-      } catch (cause) {
-        slot.culprit = call;
-        const why = (cause as Error).message;
-        worker.kill("protocol", `broke the protocol answering ${call.method.path}: ${why}`);
-        error = new AirlockError(Code.Protocol, `worker ${worker.pid} sent a bad answer to ${call.method.path}: ${why}`, {
-          method: call.method.path,
-          attempt: call.attempt,
-          pid: worker.pid,
-        });
-      }
-      call.suspect = false;
-      if (error) attemptFailed(call, error);
-      else {
-        throttle.succeeded();
-        settle(call, undefined, reply, receivedAt);
-        circuit.succeeded();
-      }
-    }
+    else answer(slot, call, frame, receivedAt);
     if (slot.role === "retiring" && slot.calls.size === 0) endSlot(slot, slot.expectedExit ?? "recycled");
     else checkRecycling(slot);
     drain();
     // The answer to an abandoned call frees its worker, which close() may be waiting for.
-    wake();
+    core.wake();
   }
 
-  function decodeReply(worker: WorkerProcess, call: PendingCall, frame: Frame): unknown {
+  function answer(slot: Slot, call: Call, frame: Frame, receivedAt: number): void {
+    const { process: worker } = slot;
+    let reply: unknown;
+    let error: AirlockError | undefined;
+    try {
+      if (frame.type === FrameType.Reply) reply = decodeReply(worker, call, frame);
+      else error = errorFromBody(decodeJsonBody(frame), call.method.path, call.attempt);
+    } catch (cause) {
+      slot.culprit = call;
+      const why = (cause as Error).message;
+      worker.kill("protocol", `broke the protocol answering ${call.method.path}: ${why}`);
+      error = new AirlockError(Code.Protocol, `worker ${worker.pid} sent a bad answer to ${call.method.path}: ${why}`, {
+        method: call.method.path,
+        attempt: call.attempt,
+        pid: worker.pid,
+      });
+    }
+    if (error) core.failed(call, error);
+    else core.answered(call, reply, receivedAt);
+  }
+
+  function decodeReply(worker: WorkerProcess, call: Call, frame: Frame): unknown {
     const { protobufStart, blobTable } = decodeReplyBody(frame);
     const message = decodeMessage(call.method.output, frame.bytes, protobufStart, frame.bodyEnd, frame.memory, frame.memoryOffset);
     if (blobTable) copyReplyBlobs(call.method.output, message as Record<string, unknown>, blobTable, worker.results);
     return message;
   }
 
-  function freeLeases(call: PendingCall): void {
-    freeLeasesOf(call.leases);
-    call.leases = noLeases;
+  function freeLeases(call: Call): void {
+    freeLeasesOf(call.cargo.leases);
+    call.cargo.leases = noLeases;
   }
 
   function freeLeasesOf(leases: readonly number[]): void {
     for (const lease of leases) argumentArena?.release(lease);
-  }
-
-  function attemptFailed(call: PendingCall, failure: AirlockError): void {
-    const step = nextStep(
-      { method: call.method.path, policy: call.policy, charged: call.charged, crashes: call.crashes, deadline: call.deadline },
-      failure,
-      throttle,
-      performance.now(),
-    );
-    if (step.throttled) throttle.failed();
-    if ("error" in step) return settle(call, step.error);
-    stats.retried();
-    events.emit({ type: "call-retried", method: call.method.path, attempt: call.attempt + 1, code: failure.code, backoffMs: step.retryInMs });
-    call.state = "backoff";
-    call.slot = undefined;
-    backingOff.add(call);
-    call.timer = setTimeout(() => {
-      call.timer = undefined;
-      backingOff.delete(call);
-      requeue(call);
-    }, step.retryInMs);
   }
 
   // ---- dispatch ----
@@ -423,13 +365,22 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     return name;
   }
 
-  function requeue(call: PendingCall): void {
-    call.slot = undefined;
-    if (circuit.error) return settle(call, circuitError(circuit.error, call.method));
-    call.state = "queued";
+  function enqueue(call: Call): void {
     queued += 1;
-    (call.suspect ? suspects : retries).push(call);
+    // A new call with no other call waiting goes to a free worker at once, past the queues,
+    // with the clock read when it was made in this tick.
+    if (queued === 1 && call.attempt === 0) {
+      const free = leastBusySlot();
+      if (free) return dispatch(call, free, call.startedAt);
+    }
+    (call.suspect ? suspects : call.attempt > 0 ? retries : queue).push(call);
     drain();
+  }
+
+  function dequeue(): void {
+    queued -= 1;
+    // What is left in the queues is settled: drop it now, as drain() only looks while calls wait.
+    if (queued === 0) for (const fifo of [suspects, retries, queue]) fifo.drain();
   }
 
   function drain(): void {
@@ -456,7 +407,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
   }
 
   // Skips calls settled while they waited (aborted, timed out): they are removed lazily.
-  function live(fifo: ReturnType<typeof createFifo<PendingCall>>): PendingCall | undefined {
+  function live(fifo: ReturnType<typeof createFifo<Call>>): Call | undefined {
     while (fifo.peek()?.state === "settled") fifo.shift();
     return fifo.peek();
   }
@@ -475,30 +426,112 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     return best;
   }
 
-  // `now` is passed by a call dispatched in the tick it was made, which has just read the clock.
-  function dispatch(call: PendingCall, slot: Slot, now = performance.now()): void {
+  function dispatch(call: Call, slot: Slot, now?: number): void {
     queued -= 1;
-    call.state = "running";
-    call.slot = slot;
-    call.attempt += 1;
-    call.charged += 1;
-    call.dispatchedAt = now;
+    const attempt = core.start(call, slot, now);
     slot.calls.set(call.id, call);
     if (call.suspect) slot.exclusive = true;
     if (memoryWatch === undefined && memoryLimitBytes !== Infinity) watchMemory();
-    if (call.attemptTimeoutMs !== undefined) {
-      const limit = call.attemptTimeoutMs;
-      call.timer = setTimeout(() => {
-        if (slot.calls.get(call.id) !== call) return;
-        slot.culprit ??= call;
-        slot.process.kill("hung", hungReason(call.method, limit));
-      }, limit);
-    }
-    const timeLeft = call.deadline === undefined ? 0 : Math.max(1, call.deadline - call.dispatchedAt);
+    const timeLeft = call.deadline === undefined ? 0 : Math.max(1, call.deadline - call.startedAttemptAt);
     const { number, path } = methodName(call.method);
     const named = slot.named[number] === true;
     if (!named) slot.named[number] = true;
-    slot.process.writer.call(call.id, call.attempt, timeLeft, number, named ? undefined : path, call.request, call.blobTable);
+    slot.process.writer.call(call.id, attempt, timeLeft, number, named ? undefined : path, call.cargo.bytes, call.cargo.blobTable);
+  }
+
+  // ---- the cage's side of a call ----
+
+  function killHung(call: Call, reason: string): void {
+    const slot = call.place!;
+    slot.culprit ??= call;
+    slot.process.kill("hung", reason);
+  }
+
+  // The worker keeps the call's unit of concurrency until it answers, and is killed if it does
+  // not within the grace period.
+  function cancel(call: Call): void {
+    const slot = call.place!;
+    slot.process.writer.frame(FrameType.Cancel, call.id);
+    setTimeout(() => {
+      if (slot.calls.get(call.id) !== call) return;
+      slot.culprit ??= call;
+      slot.process.kill("cancel-ignored", cancelIgnoredReason(call.method, cancelGraceMs));
+    }, cancelGraceMs).unref();
+  }
+
+  // allocBlob() views not yet given back. Only while there are some can a request's bytes lie
+  // in the argument arena, and reading `bytes.buffer` calls into V8's C++ every time.
+  let userBlobs = 0;
+  // Which request bytes travel as blobs: those from allocBlob(), and large ones.
+  const takeArgument =
+    argumentArena &&
+    ((bytes: Uint8Array, field: DescField) =>
+      (userBlobs > 0 && bytes.buffer === argumentArena.buffer) || travelsAsBlob(bytes, field, blobOptions!.thresholdBytes) ? argumentArena.place(bytes) : undefined);
+
+  // Encodes a request; large bytes (and blobs from allocBlob) go to the argument arena, once
+  // for all attempts, and the frame carries their handles.
+  function encode(method: MethodDefinition, request: unknown): Cargo {
+    const message = createMessage(method.input, request as never) as Record<string, unknown>;
+    const took = takeArgument && takeBlobs(method.input, message, takeArgument);
+    if (!took) return { bytes: encodeMessage(method.input, message), blobTable: undefined, leases: noLeases };
+    const { message: withHandles, taken } = took;
+    const leases = taken.map(({ token }) => token.lease);
+    try {
+      const blobTable = encodeBlobTable(
+        taken.map(({ path, token }) => ({ arena: Arena.Arguments, generation: token.generation, offset: token.offset, length: token.length, path })),
+      );
+      return { bytes: encodeMessage(method.input, withHandles), blobTable, leases };
+    } catch (error) {
+      freeLeasesOf(leases);
+      throw error;
+    }
+  }
+
+  // A request the worker's frame reader would refuse is refused here, before it costs a worker.
+  function refuse(method: MethodDefinition, cargo: Cargo): AirlockError | undefined {
+    const size = callFrameSize(methodName(method).path.length, cargo.bytes.length, cargo.blobTable);
+    if (size <= spawnOptions.maxFrameBytes) return undefined;
+    freeLeasesOf(cargo.leases);
+    return new AirlockError(
+      Code.ResourceExhausted,
+      `${method.path}: a request frame of ${size} bytes is larger than maxFrameBytes (${spawnOptions.maxFrameBytes})${argumentArena ? "" : "; blobs are off, so large bytes travel in the frame"}`,
+      { method: method.path },
+    );
+  }
+
+  core.useCage({
+    encode,
+    refuse,
+    enqueue,
+    dequeue,
+    killHung,
+    cancel,
+    // A worker running an abandoned attempt may still read its blobs.
+    stillReading: (call) => call.place?.calls.get(call.id) === call,
+    release: freeLeases,
+    waiting: () => queued,
+  });
+
+  function allocBlob(length: number): Uint8Array {
+    if (!argumentArena) throw new AirlockError(Code.FailedPrecondition, "blobs are off for this pool (options.blobs is false)");
+    const blob = argumentArena.allocate(length);
+    if (!blob) throw new AirlockError(Code.ResourceExhausted, `the argument arena has no room for ${length} bytes`);
+    userBlobs += 1;
+    return blob;
+  }
+
+  function releaseBlob(blob: Uint8Array): void {
+    if (!argumentArena || blob.buffer !== argumentArena.buffer) {
+      throw new AirlockError(Code.InvalidArgument, "releaseBlob() takes a blob returned by this pool's allocBlob()");
+    }
+    argumentArena.release(blob.byteOffset);
+    if (userBlobs > 0) userBlobs -= 1;
+  }
+
+  function closeArenas(): void {
+    clearInterval(trimTimer);
+    if (argumentReadOnlyFd !== undefined) nativeAddon().close(argumentReadOnlyFd);
+    argumentArena?.close();
   }
 
   // ---- the hard memory limit ----
@@ -555,207 +588,24 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
       : undefined;
   heartbeat?.unref();
 
-  // ---- calls ----
-
-  function call<I extends DescMessage, O extends DescMessage>(
-    method: MethodDefinition<I, O>,
-    request: MessageInitShape<I>,
-    callOptions?: CallOptions,
-  ): Promise<MessageShape<O>> {
-    const signal = callOptions?.signal;
-    const turnedAway = refusal(method, signal, { closed, circuit: circuit.error, queued, maxQueue });
-    if (turnedAway) return refused(turnedAway);
-    let policy: RetryPolicy;
-    let timeoutMs: number | undefined;
-    let encoded: EncodedRequest;
-    try {
-      policy = policyOf(method, callOptions?.retry);
-      timeoutMs = callTimeoutMs(method, callOptions?.timeoutMs);
-    } catch (error) {
-      return refused(error as AirlockError);
-    }
-    try {
-      encoded = encodeRequest(method, request);
-    } catch (cause) {
-      return refused(unencodable(method, cause));
-    }
-    const oversized = oversizedRequest(method, encoded);
-    if (oversized) return refused(oversized);
-    stats.called();
-    const startedAt = performance.now();
-    const promise = new Promise<MessageShape<O>>(captureSettlers);
-    const pending: PendingCall = {
-      id: nextCallId,
-      method,
-      request: encoded.bytes,
-      blobTable: encoded.blobTable,
-      leases: encoded.leases,
-      policy,
-      attemptTimeoutMs: attemptTimeoutOf(method),
-      deadline: timeoutMs === undefined ? undefined : startedAt + timeoutMs,
-      startedAt,
-      state: "queued",
-      attempt: 0,
-      charged: 0,
-      crashes: noCrashes,
-      suspect: false,
-      slot: undefined,
-      dispatchedAt: 0,
-      timer: undefined,
-      deadlineTimer: undefined,
-      signal,
-      onAbort: undefined,
-      resolve: capturedResolve!,
-      reject: capturedReject!,
-    };
-    // Not kept past the call that took them: they hold its promise, and its reply once settled.
-    capturedResolve = capturedReject = undefined;
-    nextCallId = nextCallId >= 0xffffffff ? 1 : nextCallId + 1;
-    if (signal || timeoutMs !== undefined) watch(pending, timeoutMs);
-    queued += 1;
-    // With no other call waiting, a free worker takes it at once, past the queues.
-    const free = queued === 1 ? leastBusySlot() : undefined;
-    if (free) dispatch(pending, free, startedAt);
-    else {
-      queue.push(pending);
-      drain();
-    }
-    return promise;
-  }
-
-  // Abandons the call when its signal aborts or its deadline passes. Apart from call(), whose
-  // variables these closures would otherwise move into a context allocated on every call.
-  function watch(pending: PendingCall, timeoutMs: number | undefined): void {
-    const { method, signal } = pending;
-    if (signal) {
-      pending.onAbort = () => abandon(pending, aborted(method));
-      signal.addEventListener("abort", pending.onAbort, { once: true });
-    }
-    if (timeoutMs !== undefined) {
-      pending.deadlineTimer = setTimeout(() => abandon(pending, deadlinePassed(method, timeoutMs)), timeoutMs);
-    }
-  }
-
-  /** Settles a call, once: with its reply, or with `error`; `now` is passed by a reply, read when it arrived. */
-  function settle(call: PendingCall, error: AirlockError | undefined, reply?: unknown, now = performance.now()): void {
-    if (call.state === "settled") return;
-    if (call.state === "queued") {
-      queued -= 1;
-      // What is left in the queues is settled: drop it now, as drain() only looks while calls wait.
-      if (queued === 0) for (const fifo of [suspects, retries, queue]) fifo.drain();
-    } else if (call.state === "backoff") backingOff.delete(call);
-    call.state = "settled";
-    // A worker still running an abandoned attempt may read the blobs: free them when it answers or dies.
-    if (call.leases.length > 0 && !call.slot?.calls.has(call.id)) freeLeases(call);
-    clearTimeout(call.deadlineTimer);
-    clearTimeout(call.timer);
-    if (call.onAbort) call.signal!.removeEventListener("abort", call.onAbort);
-    stats.settled(error?.code, now - call.startedAt);
-    if (error) call.reject(error);
-    else call.resolve(reply);
-    wake();
-  }
-
-  // Settles a call now. A running attempt is cancelled in its worker, which keeps the slot
-  // until it answers, and is killed if it does not within the grace period.
-  function abandon(call: PendingCall, error: AirlockError): void {
-    const slot = call.state === "running" ? call.slot : undefined;
-    settle(call, error);
-    if (!slot) return;
-    slot.process.writer.frame(FrameType.Cancel, call.id);
-    setTimeout(() => {
-      if (slot.calls.get(call.id) !== call) return;
-      slot.culprit ??= call;
-      slot.process.kill("cancel-ignored", cancelIgnoredReason(call.method, cancelGraceMs));
-    }, cancelGraceMs).unref();
-  }
-
-  // allocBlob() views not yet given back. Only while there are some can a request's bytes lie
-  // in the argument arena, and reading `bytes.buffer` calls into V8's C++ every time.
-  let userBlobs = 0;
-  // Which request bytes travel as blobs: those from allocBlob(), and large ones.
-  const takeArgument =
-    argumentArena &&
-    ((bytes: Uint8Array, field: DescField) =>
-      (userBlobs > 0 && bytes.buffer === argumentArena.buffer) || travelsAsBlob(bytes, field, blobOptions!.thresholdBytes) ? argumentArena.place(bytes) : undefined);
-
-  // Encodes a request; large bytes (and blobs from allocBlob) go to the argument arena, once
-  // for all attempts, and the frame carries their handles.
-  function encodeRequest(method: MethodDefinition, request: unknown): EncodedRequest {
-    const message = createMessage(method.input, request as never) as Record<string, unknown>;
-    const took = takeArgument && takeBlobs(method.input, message, takeArgument);
-    if (!took) return { bytes: encodeMessage(method.input, message), blobTable: undefined, leases: noLeases };
-    const { message: withHandles, taken } = took;
-    const leases = taken.map(({ token }) => token.lease);
-    try {
-      const blobTable = encodeBlobTable(
-        taken.map(({ path, token }) => ({ arena: Arena.Arguments, generation: token.generation, offset: token.offset, length: token.length, path })),
-      );
-      return { bytes: encodeMessage(method.input, withHandles), blobTable, leases };
-    } catch (error) {
-      for (const lease of leases) argumentArena!.release(lease);
-      throw error;
-    }
-  }
-
-  // A request the worker's frame reader would refuse is refused here, before it costs a worker.
-  function oversizedRequest(method: MethodDefinition, encoded: EncodedRequest): AirlockError | undefined {
-    const size = callFrameSize(methodName(method).path.length, encoded.bytes.length, encoded.blobTable);
-    if (size <= spawnOptions.maxFrameBytes) return undefined;
-    freeLeasesOf(encoded.leases);
-    return new AirlockError(
-      Code.ResourceExhausted,
-      `${method.path}: a request frame of ${size} bytes is larger than maxFrameBytes (${spawnOptions.maxFrameBytes})${argumentArena ? "" : "; blobs are off, so large bytes travel in the frame"}`,
-      { method: method.path },
-    );
-  }
-
-  function allocBlob(length: number): Uint8Array {
-    if (!argumentArena) throw new AirlockError(Code.FailedPrecondition, "blobs are off for this pool (options.blobs is false)");
-    const blob = argumentArena.allocate(length);
-    if (!blob) throw new AirlockError(Code.ResourceExhausted, `the argument arena has no room for ${length} bytes`);
-    userBlobs += 1;
-    return blob;
-  }
-
-  function releaseBlob(blob: Uint8Array): void {
-    if (!argumentArena || blob.buffer !== argumentArena.buffer) {
-      throw new AirlockError(Code.InvalidArgument, "releaseBlob() takes a blob returned by this pool's allocBlob()");
-    }
-    argumentArena.release(blob.byteOffset);
-    if (userBlobs > 0) userBlobs -= 1;
-  }
-
-  function closeArenas(): void {
-    clearInterval(trimTimer);
-    if (argumentReadOnlyFd !== undefined) nativeAddon().close(argumentReadOnlyFd);
-    argumentArena?.close();
-  }
-
   // ---- close ----
 
   async function close({ timeoutMs = defaults.closeTimeoutMs } = {}): Promise<void> {
     if (closed) {
-      await until(() => slots.length === 0, Infinity);
+      await core.until(() => slots.length === 0, Infinity);
       return;
     }
     closed = true;
     clearInterval(heartbeat);
     clearInterval(memoryWatch);
     circuit.dispose();
-    const busy = () => slots.some((slot) => slot.calls.size > 0) || queued > 0 || backingOff.size > 0;
-    if (!(await until(() => !busy(), timeoutMs))) {
-      const error = closedBeforeFinish();
-      for (const fifo of [suspects, retries, queue]) for (const pending of fifo.drain()) settle(pending, error);
-      for (const pending of backingOff) settle(pending, error);
-      for (const slot of slots) for (const pending of slot.calls.values()) settle(pending, error);
-    }
+    await core.closeCalls(timeoutMs, () => slots.some((slot) => slot.calls.size > 0));
     for (const slot of slots) endSlot(slot, "the pool closed");
     for (const signal of ["SIGTERM", "SIGKILL"] as const) {
-      if (await until(() => slots.length === 0, exitGraceMs)) break;
+      if (await core.until(() => slots.length === 0, exitGraceMs)) break;
       for (const slot of slots) slot.process.kill("pool", "did not exit when the pool closed", signal);
     }
-    await until(() => slots.length === 0, Infinity);
+    await core.until(() => slots.length === 0, Infinity);
     closeArenas();
   }
 
@@ -771,7 +621,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     closed = true;
     clearInterval(heartbeat);
     for (const slot of slots) slot.process.kill("pool", "the pool failed to start");
-    await until(() => slots.length === 0, Infinity);
+    await core.until(() => slots.length === 0, Infinity);
     closeArenas();
     throw error;
   }
@@ -779,7 +629,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
 
   return {
     isolation: "process",
-    call,
+    call: core.call,
     close,
     threadIds: () => [],
     pids: () => slots.filter((slot) => !slot.process.exited).map((slot) => slot.process.pid),
