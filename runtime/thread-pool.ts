@@ -1,25 +1,22 @@
-import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import { randomUUID } from "node:crypto";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import { BroadcastChannel } from "node:worker_threads";
 import { Piscina, queueOptionsSymbol } from "piscina";
-import { aborted, callTimeoutMs, cancelIgnoredReason, circuitError, closedBeforeFinish, deadlinePassed, hungReason, refusal, unencodable } from "./call-errors.js";
 import { travelsAsBlob } from "./blob-hints.js";
+import { createCallCore, type PoolCall } from "./call-core.js";
+import { cancelIgnoredReason } from "./call-errors.js";
+import { Circuit } from "./circuit.js";
 import { Code } from "./code.js";
-import type { CallOptions, MethodDefinition, RetryPolicy } from "./definition.js";
+import { createMessage } from "./create-message.js";
+import type { MethodDefinition } from "./definition.js";
 import { AirlockError, type CrashFacts, type ExitCause } from "./errors.js";
-import { IdTable } from "./id-table.js";
 import { errorFromBody } from "./invoke.js";
 import type { Pool, PoolOptions } from "./pool.js";
-import { Circuit } from "./circuit.js";
 import { createPoolServices, integerAtLeast, sharedDefaults, sharedSettings } from "./pool-shared.js";
-import { createMessage } from "./create-message.js";
-import { nextStep } from "./retry-decision.js";
 import { createSharedBufferPool } from "./shared-buffers.js";
 import { isErrorAnswer, isShared, packMessage, unpackMessage, type PackedMessage, type ThreadAnswer, type ThreadTask, type ThreadWorkerData } from "./thread-wire.js";
 import { describeDeath, endedForAnotherCall, isStartFailure, type ThreadDeath } from "./thread-deaths.js";
-import { createWaiters } from "./waiters.js";
 
 const threadMain = path.join(__dirname, "thread-main.js");
 // Room kept for reusing the shared copies of large arguments between calls.
@@ -58,12 +55,18 @@ function forgetAbort(this: Attempt): void {
   this.abort = undefined;
 }
 
-/** A call the pool has taken and not settled. */
-interface LiveCall {
-  settle(error: AirlockError): void;
-  /** Settles the call with `error` if its attempt waits for a thread (in piscina's queue or a backoff), and tells whether it did. */
-  abandonIfWaiting(error: AirlockError): boolean;
+/** A request as it travels to a thread, and the attempt of it in piscina's queue or on a thread. */
+interface Cargo {
+  readonly packed: PackedMessage;
+  /** Shared copies of its large bytes, reused once no attempt reads them. */
+  readonly copies: Uint8Array[];
+  sharedBytes: number;
+  /** The attempt submitted to piscina and not yet finished: waiting for a thread, or running on one. */
+  current: Attempt | undefined;
 }
+
+/** A call of this pool: the core's call, with its request as this cage sends it, running as an attempt. */
+type Call = PoolCall<Cargo, Attempt>;
 
 /**
  * Starts a pool of worker threads on piscina (its threads, queue, resource limits and abort)
@@ -73,9 +76,8 @@ interface LiveCall {
 export async function createThreadPool(options: PoolOptions): Promise<Pool> {
   const { size, standby, concurrency, maxQueue, maxCallsPerWorker, maxHeapMb, cancelGraceMs, coolDownMs, startTimeoutMs } = sharedSettings(options);
   const thresholdBytes = options.blobs === false ? Infinity : (options.blobs?.thresholdBytes ?? sharedDefaults.blobThresholdBytes);
-  const { events, stats, throttle, restarts, policyOf, attemptTimeoutOf, refused } = createPoolServices(options);
-  const { wake, until } = createWaiters();
-  const live = new IdTable<LiveCall>();
+  const services = createPoolServices(options);
+  const { events, stats, restarts } = services;
   // Each thread dies once, but piscina fails every task it was running with the same error.
   const deathsSeen = new WeakSet<object>();
   const allocated = new WeakSet<ArrayBufferLike>();
@@ -86,16 +88,14 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
   const served = new Map<number, number>();
   const onThread = new Map<number, number>();
   const retiring = new Set<number>();
-  let nextCallId = 1;
   const circuit = new Circuit(coolDownMs, restarts, events, {
     // What waits would only meet the same fate; calls running on threads finish as they will.
-    onOpen: (error) => {
-      for (const call of live.values()) call.abandonIfWaiting(error);
-    },
+    onOpen: (error) => core.failWaiting(error),
     // Threads are replaced by piscina, not by the pool: the probe call finds one.
     onHalfOpen: () => undefined,
     onClose: () => undefined,
   });
+  const core = createCallCore<Cargo, Attempt>({ services, circuit, maxQueue });
   let started = false;
   let closed = false;
   let destroyed = false;
@@ -197,24 +197,12 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
 
   // ---- calls ----
 
-  function call<I extends DescMessage, O extends DescMessage>(method: MethodDefinition<I, O>, request: MessageInitShape<I>, callOptions: CallOptions = {}): Promise<MessageShape<O>> {
-    const { signal } = callOptions;
-    const turnedAway = refusal(method, signal, { closed, circuit: circuit.error, queued: piscina.queueSize, maxQueue });
-    if (turnedAway) return refused(turnedAway);
-    let policy: RetryPolicy;
-    let timeoutMs: number | undefined;
-    let packed: PackedMessage;
+  function encode(method: MethodDefinition, request: unknown): Cargo {
     let sharedBytes = 0;
     const copies: Uint8Array[] = [];
     try {
-      policy = policyOf(method, callOptions.retry);
-      timeoutMs = callTimeoutMs(method, callOptions.timeoutMs);
-    } catch (error) {
-      return refused(error as AirlockError);
-    }
-    try {
       // Large bytes are copied once into shared memory, which every attempt then reads in place.
-      packed = packMessage(method.input, createMessage(method.input, request as never) as Record<string, unknown>, (bytes, field) => {
+      const packed = packMessage(method.input, createMessage(method.input, request as never) as Record<string, unknown>, (bytes, field) => {
         if (isShared(bytes)) return bytes;
         if (!travelsAsBlob(bytes, field, thresholdBytes)) return undefined;
         const shared = sharedBuffers.take(bytes.byteLength);
@@ -223,170 +211,117 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
         copies.push(shared);
         return shared;
       });
-    } catch (cause) {
+      blobBytes += sharedBytes;
+      return { packed, copies, sharedBytes, current: undefined };
+    } catch (error) {
       for (const copy of copies) sharedBuffers.give(copy);
-      return refused(unencodable(method, cause));
+      throw error;
     }
-    stats.called();
-    blobBytes += sharedBytes;
-    const id = nextCallId;
-    nextCallId = nextCallId >= 0xffffffff ? 1 : nextCallId + 1;
-    const attemptTimeoutMs = attemptTimeoutOf(method);
-    const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
-    const startedAt = performance.now();
-    let attemptNumber = 0;
-    let charged = 0;
-    const crashes: CrashFacts[] = [];
-    let current: Attempt | undefined;
-    let settled = false;
-    let deadlineTimer: NodeJS.Timeout | undefined;
-    let backoffTimer: NodeJS.Timeout | undefined;
-    let backingOff = false;
+  }
 
-    return new Promise<MessageShape<O>>((resolve, reject) => {
-      const self: LiveCall = {
-        settle: (error) => settle(error),
-        abandonIfWaiting(error) {
-          const waiting = backingOff || (current !== undefined && current.threadId === undefined);
-          if (settled || !waiting) return false;
-          abandon(circuitError(error, method));
-          return true;
-        },
-      };
-      function settle(error: AirlockError | undefined, reply?: unknown): void {
-        if (settled) return;
-        settled = true;
-        live.delete(id);
-        if (!current) releaseCopies();
-        clearTimeout(deadlineTimer);
-        clearTimeout(backoffTimer);
-        signal?.removeEventListener("abort", onAbort);
-        stats.settled(error?.code, performance.now() - startedAt);
-        if (error) reject(error);
-        else resolve(reply as MessageShape<O>);
-        wake();
-      }
+  // Submits the call's next attempt to piscina, whose balancer starts it on a thread (onStart).
+  function enqueue(call: Call): void {
+    const { method, cargo } = call;
+    const attempt = newAttempt(() => core.start(call, attempt));
+    cargo.current = attempt;
+    const number = call.attempt + 1;
+    const task: ThreadTask & { [queueOptionsSymbol]: Attempt } = {
+      id: call.id,
+      attempt: number,
+      timeoutMs: call.deadline === undefined ? 0 : Math.max(1, call.deadline - performance.now()),
+      path: method.path,
+      request: cargo.packed,
+      [queueOptionsSymbol]: attempt,
+    };
+    piscina.run(task, { signal: attempt }).then(
+      (answer: ThreadAnswer) => answered(call, attempt, answer),
+      (error: Error) => threadFailed(call, attempt, error),
+    );
+  }
 
-      // The copies are reused once the call is settled and no thread still runs an attempt of it.
-      function releaseCopies(): void {
-        blobBytes -= sharedBytes;
-        for (const copy of copies) sharedBuffers.give(copy);
-      }
+  function answered(call: Call, attempt: Attempt, answer: ThreadAnswer): void {
+    finished(call, attempt, true);
+    if (call.state === "settled") return;
+    const { method } = call;
+    if (isErrorAnswer(answer)) return core.failed(call, errorFromBody(answer.error as unknown as Record<string, unknown>, method.path, call.attempt));
+    let reply: unknown;
+    try {
+      reply = unpackMessage(method.output, answer);
+    } catch (cause) {
+      return core.failed(call, new AirlockError(Code.Protocol, `a thread sent a bad answer to ${method.path}: ${(cause as Error).message}`, { method: method.path, attempt: call.attempt }));
+    }
+    core.answered(call, reply);
+  }
 
-      function runAttempt(): void {
-        backingOff = false;
-        if (circuit.error) return settle(circuitError(circuit.error, method));
-        attemptNumber += 1;
-        charged += 1;
-        const number = attemptNumber;
-        let attemptTimer: NodeJS.Timeout | undefined;
-        let dispatchedAt = Date.now();
-        const attempt = newAttempt(() => {
-          dispatchedAt = Date.now();
-          if (attemptTimeoutMs === undefined) return;
-          attemptTimer = setTimeout(() => {
-            kill(attempt, "hung", hungReason(method, attemptTimeoutMs));
-          }, attemptTimeoutMs);
-        });
-        current = attempt;
-        const task: ThreadTask & { [queueOptionsSymbol]: Attempt } = {
-          id,
-          attempt: number,
-          timeoutMs: deadline === undefined ? 0 : Math.max(1, deadline - Date.now()),
-          path: method.path,
-          request: packed,
-          [queueOptionsSymbol]: attempt,
-        };
-        piscina.run(task, { signal: attempt }).then(
-          (answer: ThreadAnswer) => {
-            finished(true);
-            if (settled) return;
-            if (isErrorAnswer(answer)) return attemptFailed(errorFromBody(answer.error as unknown as Record<string, unknown>, method.path, number));
-            let reply: unknown;
-            try {
-              reply = unpackMessage(method.output, answer);
-            } catch (cause) {
-              return attemptFailed(new AirlockError(Code.Protocol, `a thread sent a bad answer to ${method.path}: ${(cause as Error).message}`, { method: method.path, attempt: number }));
-            }
-            throttle.succeeded();
-            circuit.succeeded();
-            settle(undefined, reply);
-          },
-          (error: Error) => {
-            finished(false);
-            // Dropped from the queue: no thread was harmed.
-            if (attempt.killed?.cause === "pool") return;
-            if (isStartFailure(error)) return settle(startFailed(error, method.path));
-            if (endedForAnotherCall(error) && !settled) {
-              // The pool ended the thread for another call it ran: try again at no charge.
-              charged -= 1;
-              stats.retried();
-              return runAttempt();
-            }
-            const death = threadDied(error, attempt);
-            if (settled) return;
-            crashes.push({ ...death, pid: process.pid, threadId: attempt.threadId, signal: null, attempt: number, elapsedMs: Date.now() - dispatchedAt });
-            attemptFailed(
-              new AirlockError(Code.WorkerCrashed, `worker thread ${attempt.threadId} ${death.reason} while running ${method.path} (attempt ${number})`, {
-                method: method.path,
-                attempt: number,
-                pid: process.pid,
-              }),
-            );
-          },
-        );
-        function finished(answered: boolean): void {
-          clearTimeout(attemptTimer);
-          leftThread(attempt.threadId, answered);
-          if (current === attempt) current = undefined;
-          if (settled && !current) releaseCopies();
-          wake();
-        }
-      }
-
-      function attemptFailed(failure: AirlockError): void {
-        const step = nextStep({ method: method.path, policy, charged, crashes, deadline }, failure, throttle, Date.now());
-        if (step.throttled) throttle.failed();
-        if ("error" in step) return settle(step.error);
-        stats.retried();
-        events.emit({ type: "call-retried", method: method.path, attempt: attemptNumber + 1, code: failure.code, backoffMs: step.retryInMs });
-        backingOff = true;
-        backoffTimer = setTimeout(runAttempt, step.retryInMs);
-      }
-
-      // Settles the call now. A waiting attempt leaves the queue; a running one is cancelled in
-      // its thread, which is terminated if the handler does not stop within the grace period.
-      function abandon(error: AirlockError): void {
-        const attempt = current;
-        settle(error);
-        if (!attempt) return;
-        if (attempt.threadId === undefined) return kill(attempt, "pool", "the call was abandoned before it started");
-        cancellations.postMessage(id);
-        setTimeout(() => {
-          if (current === attempt) kill(attempt, "cancel-ignored", cancelIgnoredReason(method, cancelGraceMs));
-        }, cancelGraceMs).unref();
-      }
-
-      function onAbort(): void {
-        abandon(aborted(method));
-      }
-
-      signal?.addEventListener("abort", onAbort, { once: true });
-      if (timeoutMs !== undefined) {
-        deadlineTimer = setTimeout(
-          () => abandon(deadlinePassed(method, timeoutMs)),
-          timeoutMs,
-        );
-      }
-      live.set(id, self);
-      runAttempt();
+  function threadFailed(call: Call, attempt: Attempt, error: Error): void {
+    finished(call, attempt, false);
+    // Dropped from the queue: no thread was harmed.
+    if (attempt.killed?.cause === "pool") return;
+    const { method } = call;
+    if (isStartFailure(error)) {
+      const failure = startFailed(error, method.path);
+      if (call.state !== "settled") core.settle(call, failure);
+      return;
+    }
+    // The pool ended the thread for another call it ran: try again at no charge.
+    if (endedForAnotherCall(error)) {
+      if (call.state === "running") core.interrupted(call, false);
+      return;
+    }
+    const death = threadDied(error, attempt);
+    if (call.state === "settled") return;
+    const number = call.attempt;
+    const facts: CrashFacts = { ...death, pid: process.pid, threadId: attempt.threadId, signal: null, attempt: number, elapsedMs: performance.now() - call.startedAttemptAt };
+    const failure = new AirlockError(Code.WorkerCrashed, `worker thread ${attempt.threadId} ${death.reason} while running ${method.path} (attempt ${number})`, {
+      method: method.path,
+      attempt: number,
+      pid: process.pid,
     });
+    core.failed(call, failure, facts);
+  }
+
+  // The attempt is off its thread: the shared copies of the call's arguments are reused once
+  // the call is settled and no thread still runs an attempt of it.
+  function finished(call: Call, attempt: Attempt, answered: boolean): void {
+    leftThread(attempt.threadId, answered);
+    if (call.cargo.current === attempt) call.cargo.current = undefined;
+    if (call.state === "settled" && call.cargo.current === undefined) release(call);
+    core.wake();
+  }
+
+  function release(call: Call): void {
+    const { cargo } = call;
+    blobBytes -= cargo.sharedBytes;
+    for (const copy of cargo.copies) sharedBuffers.give(copy);
+    cargo.copies.length = 0;
+    cargo.sharedBytes = 0;
+  }
+
+  // A thread that ignores the cancellation is terminated after the grace period.
+  function cancel(call: Call): void {
+    const attempt = call.place!;
+    cancellations.postMessage(call.id);
+    setTimeout(() => {
+      if (call.cargo.current === attempt) kill(attempt, "cancel-ignored", cancelIgnoredReason(call.method, cancelGraceMs));
+    }, cancelGraceMs).unref();
   }
 
   function kill(attempt: Attempt, cause: ExitCause, reason: string): void {
     attempt.killed ??= { cause, reason };
     attempt.abort?.();
   }
+
+  core.useCage({
+    encode,
+    refuse: () => undefined,
+    enqueue,
+    dequeue: (call) => kill(call.cargo.current!, "pool", "the call was abandoned before it started"),
+    killHung: (call, reason) => kill(call.place!, "hung", reason),
+    cancel,
+    stillReading: (call) => call.cargo.current !== undefined,
+    release,
+    waiting: () => piscina.queueSize,
+  });
 
   // ---- blobs ----
 
@@ -405,17 +340,14 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
   // ---- close ----
 
   async function close({ timeoutMs = sharedDefaults.closeTimeoutMs } = {}): Promise<void> {
-    if (closed) return void (await until(() => destroyed, Infinity));
+    if (closed) return void (await core.until(() => destroyed, Infinity));
     closed = true;
     circuit.dispose();
-    if (!(await until(() => live.size === 0, timeoutMs))) {
-      const error = closedBeforeFinish();
-      for (const call of live.values()) call.settle(error);
-    }
+    await core.closeCalls(timeoutMs, () => false);
     await piscina.destroy();
     cancellations.close();
     destroyed = true;
-    wake();
+    core.wake();
   }
 
   // ---- start ----
@@ -450,7 +382,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
 
   return {
     isolation: "thread",
-    call,
+    call: core.call,
     close,
     pids: () => [],
     threadIds: () => piscina.threads.map((thread) => thread.threadId),
