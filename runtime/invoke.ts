@@ -1,4 +1,4 @@
-import { Code, isCode } from "./code.js";
+import { Code } from "./code.js";
 import type { HandlerContext, MethodDefinition } from "./definition.js";
 import { AirlockError } from "./errors.js";
 import type { IdTable } from "./id-table.js";
@@ -10,13 +10,6 @@ export interface AttemptInfo {
   readonly attempt: number;
   /** Time left to the call's deadline in ms; 0 for none. */
   readonly timeoutMs: number;
-}
-
-/** An error as it crosses from a worker to the parent: the code, the message and where it was thrown. */
-export interface ErrorBody {
-  readonly code: Code;
-  readonly message: string;
-  readonly stack: string | undefined;
 }
 
 /** Where calls report how they ended: one per worker process (no closures per call), or one per task in a thread. */
@@ -131,20 +124,6 @@ export class RunningCall implements HandlerContext {
 
 /** Runs a handler and reports how it ended: see RunningCall.invoke. */
 export const invoke = RunningCall.invoke;
-
-/** What a worker sends back for anything a handler threw: its code (UNKNOWN for a plain Error), message and stack. */
-export function errorBody(thrown: unknown): ErrorBody {
-  const error = AirlockError.from(thrown);
-  return { code: error.code, message: error.rawMessage, stack: thrown instanceof Error ? thrown.stack : undefined };
-}
-
-/** The parent's side of errorBody(): an AirlockError from what a worker sent, checked field by field since a worker may be broken. */
-export function errorFromBody(body: Record<string, unknown>, method: string, attempt: number): AirlockError {
-  const code = isCode(body.code) ? body.code : Code.Unknown;
-  const message = typeof body.message === "string" ? body.message : "the handler failed without a message";
-  const remoteStack = typeof body.stack === "string" ? body.stack : undefined;
-  return new AirlockError(code, message, { method, attempt, ...(remoteStack ? { remoteStack } : {}) });
-}
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | null)?.then === "function";

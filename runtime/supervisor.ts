@@ -17,7 +17,7 @@ import { AirlockError, type CrashFacts } from "./errors.js";
 import { createFifo } from "./fifo.js";
 import { callFrameSize, decodeJsonBody, decodeReplyBody, FrameFlag, FrameType, type Frame } from "./frame.js";
 import { IdTable } from "./id-table.js";
-import { errorFromBody } from "./invoke.js";
+import { errorFromBody } from "./error-body.js";
 import { nativeAddon } from "./native.js";
 import type { Pool, PoolOptions } from "./pool.js";
 import { createPoolServices, sharedDefaults, sharedSettings } from "./pool-shared.js";

@@ -11,7 +11,7 @@ import { Code } from "./code.js";
 import { createMessage } from "./create-message.js";
 import type { MethodDefinition } from "./definition.js";
 import { AirlockError, type CrashFacts, type ExitCause } from "./errors.js";
-import { errorFromBody } from "./invoke.js";
+import { errorFromBody } from "./error-body.js";
 import type { Pool, PoolOptions } from "./pool.js";
 import { createPoolServices, integerAtLeast, sharedDefaults, sharedSettings } from "./pool-shared.js";
 import { createSharedBufferPool } from "./shared-buffers.js";

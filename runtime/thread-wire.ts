@@ -10,7 +10,7 @@ import { create, fromBinary, toBinary, type DescField, type DescMessage } from "
 import { putBlob, takeBlobs, type BlobPathStep } from "./blob-fields.js";
 import { holdsSchemaTypes } from "./clone-check.js";
 import { oncePer } from "./once-per.js";
-import type { ErrorBody } from "./invoke.js";
+import type { ErrorBody } from "./error-body.js";
 
 /** A bytes value carried beside the protobuf bytes, and where in the message it belongs. */
 export interface SideBlob {
