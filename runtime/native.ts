@@ -26,7 +26,8 @@ interface NodeGypBuild {
 }
 
 const expectedAbiVersion = 2;
-const rebuild = `rebuild it from source with "npm rebuild airlock --build-from-source" (needs python3, make and a C++ compiler)`;
+// node-gyp-build, airlock's install script, builds from source when no binary loads.
+const rebuild = `build it from source with "npm rebuild airlock" (needs python3, make and a C++ compiler)`;
 let addon: NativeAddon | undefined;
 
 /** Loads the addon once (the prebuild shipped in the package, or a source build), or throws an error that says how to build it. */
@@ -47,7 +48,7 @@ export function nativeAddon(): NativeAddon {
   }
   if (loaded.abiVersion !== expectedAbiVersion) {
     throw new Error(
-      `airlock's native addon ${file} is stale (ABI ${loaded.abiVersion}, need ${expectedAbiVersion}); ${rebuild}, or in airlock's repository run "npm run build:prebuild"`,
+      `airlock's native addon ${file} is stale (ABI ${loaded.abiVersion}, need ${expectedAbiVersion}): it was built from other sources; in airlock's repository, "npm run build:prebuild" rebuilds it`,
     );
   }
   addon = loaded;
