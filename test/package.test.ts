@@ -214,8 +214,8 @@ checkLeaksAfterEach();
 beforeAll(async () => {
   work = mkdtempSync(path.join(os.tmpdir(), "airlock-package-"));
   const start = performance.now();
-  // --ignore-scripts: `prepare` would rebuild this repository (codegen into test/gen, tsc into
-  // dist) under the running suite; `npm test` has just built what the tarball takes.
+  // --ignore-scripts: prepack would empty dist and prepare rebuild it (and test/gen) under the
+  // running suite; `npm test` has just built what the tarball takes.
   const packed = await step("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", work], root);
   [tarball] = JSON.parse(packed.stdout) as (typeof tarball)[];
   timings.push(`pack ${((performance.now() - start) / 1000).toFixed(1)} s`);
