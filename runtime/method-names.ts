@@ -28,8 +28,8 @@ const reservedNames: ReadonlySet<string> = new Set([
 /**
  * A method's name on its client, its handlers and in its definition's `methods`: protobuf-es's
  * local name ("format" for `rpc Format`), with `$` appended when that is reserved (`rpc Then`
- * is `then$`), as protobuf-es escapes field names. A proto name cannot hold `$`, so an escaped
- * name never collides with another method's.
+ * is `then$`), as protobuf-es escapes field names. A proto name cannot hold `$`, so escaping
+ * never makes two methods' names meet.
  */
 export function methodLocalName(method: DescMethod): string {
   const name = method.localName;
