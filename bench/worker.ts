@@ -5,7 +5,7 @@ import { serve } from "airlock";
 import { BenchServiceDefinition } from "./gen/airlock/bench/v1/bench_airlock.js";
 import { pattern } from "./peers/work.js";
 
-const crashy = require(path.resolve(__dirname, "../../native/build/Release/crashy.node")) as {
+const crashy = require(path.resolve(__dirname, "../../test/fixtures/crashy/build/Release/crashy.node")) as {
   compute(input: number, crashOneIn: number): number;
   segfault(): never;
   abort(): never;

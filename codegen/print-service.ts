@@ -53,7 +53,7 @@ function printClientInterface(f: GeneratedFile, s: ServiceModel, rt: RuntimeSymb
   printInterface(f, doc, s.clientName, s, (m) => {
     const request = [rt.MessageInitShape, "<typeof ", f.importSchema(m.desc.input, true), ">"];
     const reply = f.importShape(m.desc.output);
-    return [m.desc.localName, "(request: ", request, ", options?: ", rt.CallOptions, "): Promise<", reply, ">;"];
+    return [m.localName, "(request: ", request, ", options?: ", rt.CallOptions, "): Promise<", reply, ">;"];
   });
 }
 
@@ -62,7 +62,7 @@ function printHandlersInterface(f: GeneratedFile, s: ServiceModel, rt: RuntimeSy
   printInterface(f, doc, s.handlersName, s, (m) => {
     const request = f.importShape(m.desc.input);
     const reply = [rt.HandlerResult, "<typeof ", f.importSchema(m.desc.output, true), ">"];
-    return [m.desc.localName, "(request: ", request, ", context: ", rt.HandlerContext, "): ", reply, ";"];
+    return [m.localName, "(request: ", request, ", context: ", rt.HandlerContext, "): ", reply, ";"];
   });
 }
 
@@ -93,7 +93,7 @@ function printInterface(
     }
     if (m.desc.methodKind !== "unary") {
       const kind = streamingKinds[m.desc.methodKind] ?? m.desc.methodKind;
-      f.print(`  // ${m.desc.localName}() is ${kind}: airlock does not run streaming methods yet.`);
+      f.print(`  // ${m.localName}() is ${kind}: airlock does not run streaming methods yet.`);
       return;
     }
     printDoc(f, docText([m.comments], m.deprecated), "  ");
@@ -141,7 +141,7 @@ function printDefinition(f: GeneratedFile, s: ServiceModel, target: Target, rt: 
     f.print(f.export("const", s.definitionName), " = ", call, open);
   }
   for (const m of methods) {
-    f.print(indent, "  ", m.desc.localName, ": {");
+    f.print(indent, "  ", m.localName, ": {");
     printMethodOptions(f, s, m, `${indent}    `);
     f.print(indent, "  },");
   }

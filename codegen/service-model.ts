@@ -1,4 +1,5 @@
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import { methodLocalName } from "../runtime/method-names.js";
 import { commentText, isDeprecated } from "./doc-comments.js";
 import { resolveMethodOptions, resolveServiceDefaults, type ResolvedMethodOptions } from "./method-options.js";
 import type { ResolvedRetryPolicy } from "./retry-policy.js";
@@ -25,6 +26,8 @@ export interface ServiceModel {
 
 export interface MethodModel {
   readonly desc: DescMethod;
+  /** Its name on the client, the handlers and in the method table: `then$` for `rpc Then` (see methodLocalName). */
+  readonly localName: string;
   /** The comments on the method in the proto file; may be empty. */
   readonly comments: string;
   readonly deprecated: boolean;
@@ -36,6 +39,7 @@ export function describeService(desc: DescService, problems: Problems): ServiceM
   const defaults = resolveServiceDefaults(desc, problems);
   const methods = desc.methods.map((method) => ({
     desc: method,
+    localName: methodLocalName(method),
     comments: commentText(method),
     deprecated: isDeprecated(method),
     options: resolveMethodOptions(method, defaults, problems),

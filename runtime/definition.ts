@@ -1,5 +1,6 @@
 import type { DescMessage, DescMethod, DescService, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import type { Code } from "./code.js";
+import { methodLocalName } from "./method-names.js";
 
 /** When and how a failed call is tried again; the shape of gRPC's retry policy (A6). */
 export interface RetryPolicy {
@@ -35,7 +36,7 @@ export interface MethodDefinition<I extends DescMessage = DescMessage, O extends
   extends MethodOptions {
   /** The method's name in the proto file, for example "Format". */
   readonly name: string;
-  /** The method's name on the client and the handlers, for example "format". */
+  /** The method's name on the client and the handlers, for example "format" (`then$` for `rpc Then`: see methodLocalName). */
   readonly localName: string;
   /** "/package.Service/Method": what travels on the wire to name the method. */
   readonly path: string;
@@ -99,10 +100,11 @@ export function defineService<TClient, THandlers>(
 ): ServiceDefinition<TClient, THandlers> {
   const methods: Record<string, MethodDefinition> = {};
   for (const method of service.methods) {
-    methods[method.localName] = {
-      ...options[method.localName],
+    const localName = methodLocalName(method);
+    methods[localName] = {
+      ...options[localName],
       name: method.name,
-      localName: method.localName,
+      localName,
       path: `/${service.typeName}/${method.name}`,
       kind: method.methodKind,
       input: method.input,

@@ -20,22 +20,37 @@ export interface NativeAddon {
   reportWritesInto(buffer: ArrayBuffer): void;
 }
 
+/** The part of node-gyp-build used here: which binary fits this platform and Node. */
+interface NodeGypBuild {
+  /** native/build/Release (a source build) when there is one, else the best-fitting prebuild; throws when neither exists. */
+  resolve(dir: string): string;
+}
+
 const expectedAbiVersion = 3;
+// node-gyp-build, airlock's install script, builds from source when no binary loads.
+const rebuild = `build it from source with "npm rebuild airlock" (needs python3, make and a C++ compiler)`;
 let addon: NativeAddon | undefined;
 
-/** Loads the addon built by `npm install` once, or throws an error that says how to build it. */
+/** Loads the addon once (the prebuild shipped in the package, or a source build), or throws an error that says how to build it. */
 export function nativeAddon(): NativeAddon {
   if (addon) return addon;
-  const root = path.dirname(require.resolve("airlock/package.json"));
-  const file = path.join(root, "native", "build", "Release", "airlock.node");
+  const dir = path.join(path.dirname(require.resolve("airlock/package.json")), "native");
+  let file: string;
+  try {
+    file = (require("node-gyp-build") as NodeGypBuild).resolve(dir);
+  } catch (cause) {
+    throw new Error(`airlock's native addon has no prebuilt binary for this platform in ${dir} and was not built; ${rebuild}`, { cause });
+  }
   let loaded: NativeAddon;
   try {
     loaded = require(file) as NativeAddon;
   } catch (cause) {
-    throw new Error(`airlock's native addon is not built (${file}); run "npm install" or "npm run build:native"`, { cause });
+    throw new Error(`airlock's native addon ${file} does not load (${(cause as Error).message}); ${rebuild}`, { cause });
   }
   if (loaded.abiVersion !== expectedAbiVersion) {
-    throw new Error(`airlock's native addon is stale (ABI ${loaded.abiVersion}, need ${expectedAbiVersion}); run "npm run build:native"`);
+    throw new Error(
+      `airlock's native addon ${file} is stale (ABI ${loaded.abiVersion}, need ${expectedAbiVersion}): it was built from other sources; in airlock's repository, "npm run build:prebuild" rebuilds it`,
+    );
   }
   addon = loaded;
   return addon;

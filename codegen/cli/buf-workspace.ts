@@ -29,11 +29,18 @@ export function planWorkspace(protoDir: string, airlockProtoDir: string): BufWor
   return { root, input: relative(root, protoDir) || ".", config: { version: "v2", modules } };
 }
 
-/** The user's module; node_modules and the given folders found inside it are left out. */
+/**
+ * The user's module; node_modules and the given folders found inside it are left out. buf
+ * refuses an exclude within another, as airlock's proto folder is within node_modules when
+ * `--proto .` names a project that installed airlock: only the outermost are kept.
+ */
 function userModule(root: string, protoDir: string, others: readonly string[]): object {
   const path = relative(root, protoDir) || ".";
-  const excludes = [join(protoDir, "node_modules"), ...others]
-    .filter((dir) => dir !== protoDir && isInside(dir, protoDir) && existsSync(dir))
+  const inside = [...new Set([join(protoDir, "node_modules"), ...others])].filter(
+    (dir) => dir !== protoDir && isInside(dir, protoDir) && existsSync(dir),
+  );
+  const excludes = inside
+    .filter((dir) => !inside.some((other) => other !== dir && isInside(dir, other)))
     .map((dir) => relative(root, dir));
   return excludes.length > 0 ? { path, excludes } : { path };
 }

@@ -10,7 +10,7 @@ export interface Crashy {
 
 /** Loads the crash fixture; only worker processes may call this. */
 export function loadCrashy(): Crashy {
-  return require(path.join(repoRoot, "native", "build", "Release", "crashy.node")) as Crashy;
+  return require(path.join(repoRoot, "test", "fixtures", "crashy", "build", "Release", "crashy.node")) as Crashy;
 }
 
 /** The repository root, seen from the compiled test files in dist/test. */
