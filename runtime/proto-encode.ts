@@ -68,6 +68,11 @@ function ensure(bytes: number): void {
 
 function varint32(value: number): void {
   ensure(5);
+  putVarint32(value);
+}
+
+// Writes at `pos` with no room check: the caller made room.
+function putVarint32(value: number): void {
   while (value > 0x7f) {
     buffer[pos++] = (value & 0x7f) | 0x80;
     value >>>= 7;
@@ -95,16 +100,18 @@ function fork(): void {
   pos += 1;
 }
 
+// Writes the length of the value opened by the last fork() in the byte it reserved, moving
+// the value up when the length needs more. Room is made while the fork's offset is still on
+// the stack, which a slab move rebases, and the length is then written without a room check:
+// a move with `pos` back at the fork would copy only what lies before it, not the value.
 function join(): void {
-  const start = forks.pop()!;
-  const length = pos - start - 1;
+  const length = pos - forks[forks.length - 1]! - 1;
   const prefix = varintSize(length);
-  if (prefix > 1) {
-    ensure(prefix - 1);
-    buffer.copyWithin(start + prefix, start + 1, pos);
-  }
-  pos = start;
-  varint32(length);
+  if (prefix > 1) ensure(prefix - 1);
+  const at = forks.pop()!;
+  if (prefix > 1) buffer.copyWithin(at + prefix, at + 1, pos);
+  pos = at;
+  putVarint32(length);
   pos += length;
 }
 
