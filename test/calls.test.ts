@@ -116,10 +116,11 @@ describe.each(isolations)("%s isolation", (isolation) => {
   test("proto2 defaults and field presence reach the handler and come back as they are", async () => {
     const presence = createPresenceServiceClient(pool);
     const unset = await presence.inspect({ payload: new Uint8Array(100_000) });
-    expect(unset).toMatchObject({ greeting: "hello", count: 7, greetingSet: false, payloadLength: 100_000, note: "defaulted" });
+    // `badge` is always a blob: its default (on the prototype) must not be taken for a value.
+    expect(unset).toMatchObject({ greeting: "hello", count: 7, greetingSet: false, payloadLength: 100_000, note: "defaulted", badgeSet: false });
     expect(isFieldSet(unset, InspectReplySchema.field.note)).toBe(false);
-    const set = await presence.inspect({ greeting: "hi", count: 0 });
-    expect(set).toMatchObject({ greeting: "hi", count: 0, greetingSet: true, payloadLength: 0 });
+    const set = await presence.inspect({ greeting: "hi", count: 0, badge: new Uint8Array([1]) });
+    expect(set).toMatchObject({ greeting: "hi", count: 0, greetingSet: true, payloadLength: 0, badgeSet: true });
   });
 
   test("a call after close() is rejected", async () => {
