@@ -303,10 +303,40 @@ function namedScalarWriter(type: ScalarType, field: DescField): ValueWriter {
     try {
       write(value);
     } catch (error) {
-      if (error instanceof Error) throw new Error(`cannot encode field ${field.parent.typeName}.${field.name} to binary: ${error.message}`);
+      if (error instanceof Error) throw fieldError(field, error.message);
       throw error;
     }
   };
+}
+
+function fieldError(field: DescField, why: string): Error {
+  return new Error(`cannot encode field ${field.parent.typeName}.${field.name} to binary: ${why}`);
+}
+
+// A list field's items: an array, or a typed array (which toBinary takes too). Anything else
+// is refused, naming the field, where toBinary would silently write nothing of it.
+function listItems(field: DescField, value: unknown): ArrayLike<unknown> {
+  if (Array.isArray(value) || (ArrayBuffer.isView(value) && !(value instanceof DataView))) return value as ArrayLike<unknown>;
+  throw fieldError(field, `expected an array, got ${kindOf(value)}`);
+}
+
+// A map field's entries: a plain object. Anything else is refused, naming the field, where
+// toBinary would write its indices or nothing (a Map) or fail on null without a name.
+function mapEntries(field: DescField, value: unknown): Record<string, unknown> {
+  if (typeof value === "object" && value !== null) {
+    const prototype = Object.getPrototypeOf(value) as unknown;
+    if (prototype === Object.prototype || prototype === null) return value as Record<string, unknown>;
+  }
+  throw fieldError(field, `expected an object, got ${kindOf(value)}`);
+}
+
+// What a value is, for an error: its typeof, or its class for an object that is not plain.
+function kindOf(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value !== "object") return typeof value;
+  if (Array.isArray(value)) return "array";
+  const prototype = Object.getPrototypeOf(value) as { constructor?: { name?: string } } | null;
+  return prototype === Object.prototype || prototype === null ? "object" : (prototype.constructor?.name ?? "object");
 }
 
 // Writes a message value with its tag: length-delimited, or as a group. A missing list item
@@ -338,26 +368,28 @@ function compileField(field: DescField): FieldWriter {
       if (field.listKind === "message") {
         const writeChild = childWriter(fieldNo, field.message, field.delimitedEncoding);
         return (message) => {
-          for (const item of get(message) as unknown[]) writeChild(item);
+          const items = listItems(field, get(message));
+          for (let i = 0; i < items.length; i++) writeChild(items[i]);
         };
       }
       const type = field.listKind === "enum" ? ScalarType.INT32 : field.scalar;
       const writeScalar = namedScalarWriter(type, field);
       if (field.packed) {
         return (message) => {
-          const items = get(message) as unknown[];
+          const items = listItems(field, get(message));
           if (items.length === 0) return;
           tag(fieldNo, WireType.LengthDelimited);
           fork();
-          for (const item of items) writeScalar(item);
+          for (let i = 0; i < items.length; i++) writeScalar(items[i]);
           join();
         };
       }
       const wireType = wireTypeOf(type);
       return (message) => {
-        for (const item of get(message) as unknown[]) {
+        const items = listItems(field, get(message));
+        for (let i = 0; i < items.length; i++) {
           tag(fieldNo, wireType);
-          writeScalar(item);
+          writeScalar(items[i]);
         }
       };
     }
@@ -387,7 +419,7 @@ function compileMap(field: DescField & { fieldKind: "map" }): FieldWriter {
     };
   }
   return (message) => {
-    const record = get(message) as Record<string, unknown>;
+    const record = mapEntries(field, get(message));
     for (const key of Object.keys(record)) {
       tag(fieldNo, WireType.LengthDelimited);
       fork();

@@ -73,6 +73,13 @@ describe.each(isolations)("%s isolation", (isolation) => {
     expect(workersOf(pool)).toEqual(workers);
   });
 
+  test("a request with a list field that holds no list gives INVALID_ARGUMENT naming the field", async () => {
+    const error = await rejection(client.blobs({ parts: { x: 1 } } as never));
+    expect(error.code).toBe(Code.InvalidArgument);
+    expect(error.rawMessage).toBe("cannot encode airlock.test.v1.BlobsRequest: cannot encode field airlock.test.v1.BlobsRequest.parts to binary: expected an array, got object");
+    expect((await client.echo({ text: "after" })).text).toBe("after");
+  });
+
   test("a reply with a wrong type in a field is sent as protobuf would send it, and the worker lives", async () => {
     const workers = workersOf(pool);
     // protobuf-es writes a non-string in a string field as its String(); threads must not die of it.

@@ -124,3 +124,23 @@ test("a value a field cannot hold fails as it fails in toBinary, naming the fiel
   const noId = create(encoding2.LegacySchema);
   expect(outcome(() => encodeMessage(encoding2.LegacySchema, noId))).toBe(outcome(() => toBinary(encoding2.LegacySchema, noId)));
 });
+
+test("a list or map field given a value that is no list or map fails naming the message and field", () => {
+  const bad: [DescMessage, Record<string, unknown>, string][] = [
+    [encoding.RepeatedSchema, { fInt32: { x: 1 } }, "Repeated.f_int32 to binary: expected an array, got object"],
+    [encoding.RepeatedSchema, { fInt32Unpacked: 5 }, "Repeated.f_int32_unpacked to binary: expected an array, got number"],
+    [encoding.RepeatedSchema, { fMessage: "abc" }, "Repeated.f_message to binary: expected an array, got string"],
+    [encoding.MapsSchema, { stringString: "abc" }, "Maps.string_string to binary: expected an object, got string"],
+    [encoding.MapsSchema, { sint32Message: [{ name: "x" }] }, "Maps.sint32_message to binary: expected an object, got array"],
+    [encoding.MapsSchema, { int32Bytes: new Map([[1, new Uint8Array(1)]]) }, "Maps.int32_bytes to binary: expected an object, got Map"],
+    [encoding.MapsSchema, { boolUint32: null }, "Maps.bool_uint32 to binary: expected an object, got null"],
+  ];
+  for (const [schema, fields, why] of bad) {
+    // create() keeps such values as they are (but for a null map, which it replaces).
+    const message = { ...create(schema, fields as never), ...fields };
+    expect(outcome(() => encodeMessage(schema, message))).toBe(`throws: cannot encode field airlock.test.v1.${why}`);
+  }
+  // Typed arrays are lists to toBinary too.
+  const typed = create(encoding.RepeatedSchema, { fDouble: new Float64Array([1.5, -2]) as never, fInt32Unpacked: Int32Array.from([1, -1]) as never });
+  expect(outcome(() => encodeMessage(encoding.RepeatedSchema, typed))).toBe(outcome(() => toBinary(encoding.RepeatedSchema, typed)));
+});
