@@ -10,8 +10,7 @@
  * of its own here, generated with `new Function` so that its property accesses and the object
  * literal it returns see one shape. Anything else (lists, maps, oneofs, message fields, explicit
  * presence, proto2 defaults on a prototype, a proto2 message even with no fields) goes to
- * protobuf-es. test/create-message.test.ts
- * compares both on random inits of every test schema.
+ * protobuf-es. test/create-message.test.ts compares both on random inits of every test schema.
  */
 import { create, isMessage, ScalarType, type DescMessage } from "@bufbuild/protobuf";
 import { oncePer } from "./once-per.js";
