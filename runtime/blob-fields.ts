@@ -32,11 +32,11 @@ const placeholder = new Uint8Array(0);
 
 /**
  * Walks every bytes value of `message` (nested messages, lists and oneofs included; maps are
- * not walked) and offers it, with its field, to `take`. Values `take` accepts are replaced by empty
- * placeholders in a copy of the message, returned with what was taken; the message passed in is
- * never modified. Returns undefined when `take` accepted nothing, as it does for almost every
- * small call, which then allocates nothing here. Schemas with no bytes anywhere inside are not
- * walked at all.
+ * not walked; defaults on a proto2 prototype are no values of the message) and offers it, with
+ * its field, to `take`. Values `take` accepts are replaced by empty placeholders in a copy of
+ * the message, returned with what was taken; the message passed in is never modified. Returns
+ * undefined when `take` accepted nothing, as it does for almost every small call, which then
+ * allocates nothing here. Schemas with no bytes anywhere inside are not walked at all.
  */
 export function takeBlobs<T>(
   schema: DescMessage,
@@ -80,7 +80,8 @@ function walk<T>(schema: DescMessage, message: Message, path: BlobPathStep[], ta
         if (value !== undefined) (listCopy ??= list.slice())[index] = value;
       }
       if (listCopy) (copy ??= { ...message })[field.localName] = listCopy;
-    } else {
+    } else if (Object.prototype.hasOwnProperty.call(message, field.localName)) {
+      // Only own values: a proto2 default lives on the prototype, is not sent, and must not arrive set.
       const value = visit(holder, holder.get(message), path, -1, take, taken);
       if (value !== undefined) (copy ??= { ...message })[field.localName] = value;
     }

@@ -9,8 +9,8 @@
  * all singular scalars or enums with implicit presence (proto3's plain fields) gets a function
  * of its own here, generated with `new Function` so that its property accesses and the object
  * literal it returns see one shape. Anything else (lists, maps, oneofs, message fields, explicit
- * presence, proto2 defaults on a prototype) goes to protobuf-es. test/create-message.test.ts
- * compares both on random inits of every test schema.
+ * presence, proto2 defaults on a prototype, a proto2 message even with no fields) goes to
+ * protobuf-es. test/create-message.test.ts compares both on random inits of every test schema.
  */
 import { create, isMessage, ScalarType, type DescMessage } from "@bufbuild/protobuf";
 import { oncePer } from "./once-per.js";
@@ -28,12 +28,13 @@ export function createMessage(schema: DescMessage, init?: unknown): Message {
 const factoryOf = oncePer(compileFactory);
 
 function compileFactory(schema: DescMessage): Factory {
-  const plain = schema.members.every(
-    (member) => member.kind === "field" && (member.fieldKind === "scalar" || member.fieldKind === "enum") && member.presence === implicitPresence,
-  );
-  if (!plain) return (init) => create(schema, init as never) as Message;
   // The zero values protobuf-es would put in fields the init leaves unset: the same instances.
   const zero = create(schema) as Message;
+  // A proto2 message gets a prototype even with no fields, which every() alone would call plain.
+  const plain =
+    Object.getPrototypeOf(zero) === Object.prototype &&
+    schema.members.every((member) => member.kind === "field" && (member.fieldKind === "scalar" || member.fieldKind === "enum") && member.presence === implicitPresence);
+  if (!plain) return (init) => create(schema, init as never) as Message;
   const fields = schema.fields.map((field) => ({
     key: JSON.stringify(field.localName),
     bytes: field.fieldKind === "scalar" && field.scalar === ScalarType.BYTES,

@@ -6,11 +6,12 @@
  * would lose them in a clone, and travel as protobuf bytes, as between processes. Either way,
  * large bytes values are carried as buffers that are shared or moved, never cloned.
  */
-import { create, fromBinary, toBinary, type DescField, type DescMessage } from "@bufbuild/protobuf";
+import { create, fromBinary, type DescField, type DescMessage } from "@bufbuild/protobuf";
 import { putBlob, takeBlobs, type BlobPathStep } from "./blob-fields.js";
 import { holdsSchemaTypes } from "./clone-check.js";
 import { oncePer } from "./once-per.js";
 import type { ErrorBody } from "./error-body.js";
+import { encodeMessage } from "./proto-encode.js";
 
 /** A bytes value carried beside the protobuf bytes, and where in the message it belongs. */
 export interface SideBlob {
@@ -71,7 +72,9 @@ export function packMessage(schema: DescMessage, message: Record<string, unknown
     return rest;
   }
   const blobs = took?.taken.map(({ path, token }) => ({ path, bytes: token }));
-  return { bytes: toBinary(schema, rest as never), blobs };
+  // Encoded as between processes, refusals included; copied out of the slab, since posting a
+  // view clones its whole buffer.
+  return { bytes: encodeMessage(schema, rest).slice(), blobs };
 }
 
 /** The message a packed message carries; throws if it is not a `schema` message. */

@@ -73,6 +73,13 @@ describe.each(isolations)("%s isolation", (isolation) => {
     expect(workersOf(pool)).toEqual(workers);
   });
 
+  test("a request with a list field that holds no list gives INVALID_ARGUMENT naming the field", async () => {
+    const error = await rejection(client.blobs({ parts: { x: 1 } } as never));
+    expect(error.code).toBe(Code.InvalidArgument);
+    expect(error.rawMessage).toBe("cannot encode airlock.test.v1.BlobsRequest: cannot encode field airlock.test.v1.BlobsRequest.parts to binary: expected an array, got object");
+    expect((await client.echo({ text: "after" })).text).toBe("after");
+  });
+
   test("a reply with a wrong type in a field is sent as protobuf would send it, and the worker lives", async () => {
     const workers = workersOf(pool);
     // protobuf-es writes a non-string in a string field as its String(); threads must not die of it.
@@ -116,10 +123,11 @@ describe.each(isolations)("%s isolation", (isolation) => {
   test("proto2 defaults and field presence reach the handler and come back as they are", async () => {
     const presence = createPresenceServiceClient(pool);
     const unset = await presence.inspect({ payload: new Uint8Array(100_000) });
-    expect(unset).toMatchObject({ greeting: "hello", count: 7, greetingSet: false, payloadLength: 100_000, note: "defaulted" });
+    // `badge` is always a blob: its default (on the prototype) must not be taken for a value.
+    expect(unset).toMatchObject({ greeting: "hello", count: 7, greetingSet: false, payloadLength: 100_000, note: "defaulted", badgeSet: false });
     expect(isFieldSet(unset, InspectReplySchema.field.note)).toBe(false);
-    const set = await presence.inspect({ greeting: "hi", count: 0 });
-    expect(set).toMatchObject({ greeting: "hi", count: 0, greetingSet: true, payloadLength: 0 });
+    const set = await presence.inspect({ greeting: "hi", count: 0, badge: new Uint8Array([1]) });
+    expect(set).toMatchObject({ greeting: "hi", count: 0, greetingSet: true, payloadLength: 0, badgeSet: true });
   });
 
   test("a call after close() is rejected", async () => {

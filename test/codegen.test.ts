@@ -83,6 +83,8 @@ export const handlers: TestServiceHandlers = {
   leak: (request) => ({ rssBytes: BigInt(request.mebibytes) }),
   blobs: (request) => ({ data: request.data }),
   flaky: (_request, context) => create(FlakyReplySchema, { attempt: context.attempt }),
+  spawn: (request) => ({ pid: request.orphan ? 1 : 2 }),
+  large: (request) => ({ data: new Uint8Array(request.bytes) }),
 };
 
 // @ts-expect-error a worker must implement every unary method

@@ -6,6 +6,9 @@ import { messageInit, random, schemas } from "./support/random-messages.js";
 test("createMessage makes what protobuf-es's create makes, from random inits of every test schema", () => {
   for (const schema of schemas) {
     expect(createMessage(schema)).toStrictEqual(create(schema));
+    // toStrictEqual does not tell a proto2 prototype (where defaults live) from Object.prototype.
+    const same = Object.getPrototypeOf(createMessage(schema)) === Object.getPrototypeOf(create(schema));
+    expect(`${schema.typeName}: ${same ? "the same prototype" : "another prototype"}`).toBe(`${schema.typeName}: the same prototype`);
     for (let seed = 1; seed <= 40; seed++) {
       const init = messageInit(schema, random(seed * 104729 + schema.typeName.length), 0);
       expect({ schema: schema.typeName, seed, message: createMessage(schema, init) }).toStrictEqual({ schema: schema.typeName, seed, message: create(schema, init as never) });

@@ -1,9 +1,10 @@
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary, type DescMessage } from "@bufbuild/protobuf";
 import { EmptySchema } from "@bufbuild/protobuf/wkt";
 import { encodeMessage } from "../runtime/proto-encode.js";
 import * as encoding from "./gen/airlock/test/v1/encoding_pb.js";
 import * as encoding2 from "./gen/airlock/test/v1/encoding_proto2_pb.js";
 import { messageInit, random, schemas } from "./support/random-messages.js";
+import { offsetsAcrossTheEnd, positionSlab, slabBytes } from "./support/slab.js";
 
 // A Buffer over the same memory: what was handed out must not change after later encodings.
 function asBuffer(bytes: Uint8Array): Buffer {
@@ -41,6 +42,47 @@ test("encodeMessage writes the bytes toBinary writes, for random messages of eve
   }
   expect(checked).toBeGreaterThan(schemas.length * 40);
   expect(handedOut.every(([bytes, hex]) => bytes.toString("hex") === hex)).toBe(true);
+});
+
+// Encodes `message` starting at each of `offsets` in the slab; returns the offsets (and what
+// was written there) where the bytes are not toBinary's.
+function wrongAcrossTheSlabEnd(schema: DescMessage, message: object, offsets?: number[]): string[] {
+  const expected = outcome(() => toBinary(schema, message as never));
+  const wrong: string[] = [];
+  // A message toBinary refuses must be refused wherever it starts; its bytes up to the refusal cross the end somewhere in the last 1,024.
+  for (const offset of offsets ?? offsetsAcrossTheEnd(expected.startsWith("throws") ? 1024 : expected.length / 2)) {
+    positionSlab(offset);
+    const actual = outcome(() => encodeMessage(schema, message));
+    if (actual !== expected) wrong.push(`${schema.typeName} at ${offset}: ${actual.slice(0, 80)}, not ${expected.slice(0, 80)}`);
+  }
+  return wrong;
+}
+
+test("a message started anywhere across the slab's end is written whole: its lengths, and the values after them", () => {
+  // A length that needs two bytes, and what follows it, as the end of the slab comes (the
+  // shapes of issue 14, which threw "Invalid typed array length" or wrote junk).
+  const nested = create(encoding.TreeSchema, { left: { name: "x".repeat(130) } });
+  expect(wrongAcrossTheSlabEnd(encoding.TreeSchema, nested)).toEqual([]);
+  // A packed list of false values: they were lost, and the field read [true, true].
+  const bools = create(encoding.RepeatedSchema, { fBool: [false, false] });
+  expect(wrongAcrossTheSlabEnd(encoding.RepeatedSchema, bools)).toEqual([]);
+  // A length of three bytes, with the slab's end at the join.
+  const large = create(encoding.TreeSchema, { children: [{ name: "y".repeat(20_000) }, { name: "z" }] });
+  const length = toBinary(encoding.TreeSchema, large).length;
+  const nearJoins = Array.from({ length: 40 }, (_, i) => slabBytes - length - 8 + i).concat(Array.from({ length: 40 }, (_, i) => slabBytes - 39 + i));
+  expect(wrongAcrossTheSlabEnd(encoding.TreeSchema, large, nearJoins)).toEqual([]);
+});
+
+test("random messages of every test schema, started at every offset across the slab's end, are written as toBinary writes them", () => {
+  let swept = 0;
+  for (const schema of schemas) {
+    for (let seed = 1; seed <= 2; seed++) {
+      const message = create(schema, messageInit(schema, random(seed * 104729 + schema.typeName.length), 0, { values: 24 }) as never);
+      expect(wrongAcrossTheSlabEnd(schema, message)).toEqual([]);
+      swept += 1;
+    }
+  }
+  expect(swept).toBe(schemas.length * 2);
 });
 
 test("unknown fields are written back as they came", () => {
@@ -81,4 +123,24 @@ test("a value a field cannot hold fails as it fails in toBinary, naming the fiel
   }
   const noId = create(encoding2.LegacySchema);
   expect(outcome(() => encodeMessage(encoding2.LegacySchema, noId))).toBe(outcome(() => toBinary(encoding2.LegacySchema, noId)));
+});
+
+test("a list or map field given a value that is no list or map fails naming the message and field", () => {
+  const bad: [DescMessage, Record<string, unknown>, string][] = [
+    [encoding.RepeatedSchema, { fInt32: { x: 1 } }, "Repeated.f_int32 to binary: expected an array, got object"],
+    [encoding.RepeatedSchema, { fInt32Unpacked: 5 }, "Repeated.f_int32_unpacked to binary: expected an array, got number"],
+    [encoding.RepeatedSchema, { fMessage: "abc" }, "Repeated.f_message to binary: expected an array, got string"],
+    [encoding.MapsSchema, { stringString: "abc" }, "Maps.string_string to binary: expected an object, got string"],
+    [encoding.MapsSchema, { sint32Message: [{ name: "x" }] }, "Maps.sint32_message to binary: expected an object, got array"],
+    [encoding.MapsSchema, { int32Bytes: new Map([[1, new Uint8Array(1)]]) }, "Maps.int32_bytes to binary: expected an object, got Map"],
+    [encoding.MapsSchema, { boolUint32: null }, "Maps.bool_uint32 to binary: expected an object, got null"],
+  ];
+  for (const [schema, fields, why] of bad) {
+    // create() keeps such values as they are (but for a null map, which it replaces).
+    const message = { ...create(schema, fields as never), ...fields };
+    expect(outcome(() => encodeMessage(schema, message))).toBe(`throws: cannot encode field airlock.test.v1.${why}`);
+  }
+  // Typed arrays are lists to toBinary too.
+  const typed = create(encoding.RepeatedSchema, { fDouble: new Float64Array([1.5, -2]) as never, fInt32Unpacked: Int32Array.from([1, -1]) as never });
+  expect(outcome(() => encodeMessage(encoding.RepeatedSchema, typed))).toBe(outcome(() => toBinary(encoding.RepeatedSchema, typed)));
 });

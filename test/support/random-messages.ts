@@ -75,52 +75,74 @@ function mapKey(type: ScalarType, rng: Random): string {
   return String(scalarValue(type, rng, true));
 }
 
-function fieldValue(field: DescField, rng: Random, depth: number): unknown {
+/** How many more field values a message init may hold, nested ones included. */
+export interface Budget {
+  values: number;
+}
+
+function fieldValue(field: DescField, rng: Random, depth: number, budget: Budget | undefined): unknown {
   switch (field.fieldKind) {
     case "scalar":
       return scalarValue(field.scalar, rng, field.longAsString);
     case "enum":
       return rng.pick([...field.enum.values.map((value) => value.number), 99]);
     case "message":
-      return messageValue(field.message, rng, depth, !field.oneof);
+      return messageValue(field.message, rng, depth, !field.oneof, budget);
     case "list":
       return Array.from({ length: rng.int(4) }, () =>
         field.listKind === "scalar"
           ? scalarValue(field.scalar, rng, field.longAsString)
           : field.listKind === "enum"
             ? rng.pick(field.enum.values).number
-            : messageInit(field.message, rng, depth + 1),
+            : messageInit(field.message, rng, depth + 1, budget),
       );
     case "map":
       return Object.fromEntries(
         Array.from({ length: rng.int(4) }, () => [
           mapKey(field.mapKey, rng),
-          field.mapKind === "scalar" ? scalarValue(field.scalar, rng, false) : field.mapKind === "enum" ? rng.pick(field.enum.values).number : messageInit(field.message, rng, depth + 1),
+          field.mapKind === "scalar" ? scalarValue(field.scalar, rng, false) : field.mapKind === "enum" ? rng.pick(field.enum.values).number : messageInit(field.message, rng, depth + 1, budget),
         ]),
       );
   }
 }
 
 // A message field's value: unboxed for wrappers in singular fields, JSON for Struct, else a message init.
-function messageValue(schema: DescMessage, rng: Random, depth: number, unboxed: boolean): unknown {
+function messageValue(schema: DescMessage, rng: Random, depth: number, unboxed: boolean, budget: Budget | undefined): unknown {
   if (unboxed && isWrapperDesc(schema)) return scalarValue(schema.fields[0]!.scalar!, rng, false);
   if (schema.typeName === "google.protobuf.Struct") return { a: 1, b: ["x", null, true], c: { d: "e" } };
-  return messageInit(schema, rng, depth + 1);
+  return messageInit(schema, rng, depth + 1, budget);
 }
 
-/** A random init for `schema`, nested at most a few levels below `depth`. */
-export function messageInit(schema: DescMessage, rng: Random, depth: number): Record<string, unknown> {
+/**
+ * A random init for `schema`, nested at most a few levels below `depth`. With a budget, it
+ * holds at most that many values besides its required fields, which it always sets (so that
+ * schemas of required fields give messages toBinary takes); without, any field may be left out.
+ */
+export function messageInit(schema: DescMessage, rng: Random, depth: number, budget?: Budget): Record<string, unknown> {
   const init: Record<string, unknown> = {};
   if (depth > 3) return init;
   for (const member of schema.members) {
-    if (rng.next() < 0.35) continue;
+    const required = budget !== undefined && member.kind === "field" && member.presence === legacyRequired;
+    if (rng.next() < 0.35 && !required) continue;
+    if (budget && !required && budget.values-- <= 0) continue;
     if (member.kind === "oneof") {
       const field = rng.pick(member.fields);
-      init[member.localName] = { case: field.localName, value: fieldValue(field, rng, depth) };
+      init[member.localName] = { case: field.localName, value: fieldValue(field, rng, depth, budget) };
     } else {
-      init[member.localName] = fieldValue(member, rng, depth);
+      init[member.localName] = fieldValue(member, rng, depth, budget);
     }
   }
   return init;
 }
 
+const legacyRequired = 3;
+
+
+/** Ways a peer's bytes can be broken: cut short, a byte changed, bytes inserted, noise. */
+export function damaged(bytes: Buffer, rng: Random): Buffer[] {
+  const at = rng.int(bytes.length + 1);
+  const flipped = Buffer.from(bytes);
+  if (flipped.length > 0) flipped[rng.int(flipped.length)] = rng.int(256);
+  const noise = (length: number) => Buffer.from(Array.from({ length }, () => rng.int(256)));
+  return [bytes.subarray(0, at), flipped, Buffer.concat([bytes.subarray(0, at), noise(1 + rng.int(6)), bytes.subarray(at)]), noise(rng.int(24))];
+}

@@ -142,6 +142,7 @@ serve(PresenceServiceDefinition, {
       count: request.count,
       greetingSet: isFieldSet(request, InspectRequestSchema.field.greeting),
       payloadLength: request.payload.length,
+      badgeSet: isFieldSet(request, InspectRequestSchema.field.badge),
     };
   },
 });
