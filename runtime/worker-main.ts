@@ -1,7 +1,8 @@
 /**
- * Entry point of every worker process: `node worker-main.js <worker module>`. It opens the
- * control channel before the user's module runs, so that a module that fails to load is
- * reported to the parent as such, with its error, instead of as an anonymous exit.
+ * Entry point of every worker process: `node worker-main.js <worker module>`, from the worker
+ * snapshot or not (worker-snapshot.ts). It opens the control channel before the user's module
+ * runs, so that a module that fails to load is reported to the parent as such, with its error,
+ * instead of as an anonymous exit.
  */
 import { Socket } from "node:net";
 import { constants } from "node:os";
@@ -38,4 +39,5 @@ function main(): void {
   });
 }
 
-main();
+// Only as the entry point: snapshot-trace.ts loads this file to learn what it imports.
+if (require.main === module) main();

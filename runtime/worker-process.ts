@@ -11,6 +11,7 @@ import { createStderrTail } from "./stderr-tail.js";
 import type { BlobOptions } from "./pool.js";
 import { nativeAddon } from "./native.js";
 import { workerEnv } from "./worker-env.js";
+import { snapshotArgs } from "./worker-snapshot.js";
 
 
 /** How a worker process ended, as the parent saw it. */
@@ -80,7 +81,7 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
   let child: ReturnType<typeof spawn>;
   try {
     results = resultFd === undefined ? undefined : { ...openReadableArena(resultFd, blobs!.resultArenaBytes), generation };
-    child = spawn(process.execPath, [...options.execArgv, workerMain, options.module], {
+    child = spawn(process.execPath, [...snapshotArgs(options.execArgv, options.env), ...options.execArgv, workerMain, options.module], {
       stdio: ["ignore", "inherit", "pipe", "pipe", ...(blobs ? [blobs.argumentFd, resultFd!] : [])],
       env: {
         ...options.env,
