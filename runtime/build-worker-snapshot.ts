@@ -14,6 +14,8 @@ import { defaultSnapshotPath, manifestPath, type SnapshotManifest, type Snapshot
 
 const tracer = path.join(__dirname, "snapshot-trace.js");
 const builder = path.join(__dirname, "snapshot-builder.js");
+// What a worker runs to take the snapshot's modules: it must match the builder that left them.
+const installer = path.join(__dirname, "snapshot-install.js");
 
 /** Builds the worker snapshot into `output` and its manifest beside it; throws INTERNAL if Node cannot build it. */
 export function buildWorkerSnapshot(output: string = defaultSnapshotPath): void {
@@ -29,7 +31,7 @@ export function buildWorkerSnapshot(output: string = defaultSnapshotPath): void 
     // output writes to: the copy it runs declares one, on the first line so that lines still match.
     writeFileSync(builderCopy, `"use strict"; var exports = {}; ${readFileSync(builder, "utf8")}`);
     run(["--snapshot-blob", `${scratch}.blob`, "--build-snapshot", builderCopy, planFile], env, "building the snapshot");
-    const evaluated = new Set([...plan.modules, ...Object.values(plan.requests).flatMap((targets) => Object.values(targets)), builder]);
+    const evaluated = new Set([...plan.modules, ...Object.values(plan.requests).flatMap((targets) => Object.values(targets)), builder, installer]);
     const manifest: SnapshotManifest = {
       node: process.version,
       v8: process.versions.v8,

@@ -9,10 +9,12 @@ import Module = require("node:module");
 import * as path from "node:path";
 import type { SnapshotPlan } from "./worker-snapshot.js";
 
-// The entry point's imports (the entry point itself runs from disk: a snapshot's own code
-// cannot import()), the package that every worker module imports for serve(), and the entry
-// points of protobuf-es that generated code imports.
+// The entry point's imports, the package that every worker module imports for serve(), and the
+// entry points of protobuf-es that generated code imports. The entry point itself and its first
+// import, which installs the snapshot's modules, run from disk (a snapshot's own code cannot
+// import(), as worker-main must for some worker modules).
 const workerMain = path.join(__dirname, "worker-main.js");
+const fromDisk = new Set([workerMain, path.join(__dirname, "snapshot-install.js")]);
 const packageEntries = ["./index.js", "@bufbuild/protobuf", "@bufbuild/protobuf/codegenv2", "@bufbuild/protobuf/wkt", "@bufbuild/protobuf/reflect", "@bufbuild/protobuf/wire"];
 
 type Loader = typeof Module & { _resolveFilename(request: string, parent: Module): string; _nodeModulePaths(dir: string): string[] };
@@ -46,7 +48,7 @@ function trace(): SnapshotPlan {
     prototype.require = originalRequire;
     process.env = realEnv;
   }
-  const modules = Object.keys(require.cache).filter((file) => !before.has(file) && file !== workerMain);
+  const modules = Object.keys(require.cache).filter((file) => !before.has(file) && !fromDisk.has(file));
   const paths = Object.fromEntries(modules.map((file) => [file, (Module as Loader)._nodeModulePaths(path.dirname(file))]));
   return { modules, requests, builtins: [...builtins], paths, env };
 }
