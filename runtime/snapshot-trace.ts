@@ -15,6 +15,8 @@ import type { SnapshotPlan } from "./worker-snapshot.js";
 // import(), as worker-main must for some worker modules).
 const workerMain = path.join(__dirname, "worker-main.js");
 const fromDisk = new Set([workerMain, path.join(__dirname, "snapshot-install.js")]);
+// Last: compiles the codec in the snapshot, for the workers' first calls.
+const warmUp = path.join(__dirname, "snapshot-warm-up.js");
 const packageEntries = ["./index.js", "@bufbuild/protobuf", "@bufbuild/protobuf/codegenv2", "@bufbuild/protobuf/wkt", "@bufbuild/protobuf/reflect", "@bufbuild/protobuf/wire"];
 
 type Loader = typeof Module & { _resolveFilename(request: string, parent: Module): string; _nodeModulePaths(dir: string): string[] };
@@ -44,6 +46,7 @@ function trace(): SnapshotPlan {
     const fromRuntime = Module.createRequire(workerMain);
     fromRuntime(workerMain);
     for (const entry of packageEntries) fromRuntime(entry);
+    fromRuntime(warmUp);
   } finally {
     prototype.require = originalRequire;
     process.env = realEnv;
