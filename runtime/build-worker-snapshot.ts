@@ -31,14 +31,15 @@ export function buildWorkerSnapshot(output: string = defaultSnapshotPath): void 
     // output writes to: the copy it runs declares one, on the first line so that lines still match.
     writeFileSync(builderCopy, `"use strict"; var exports = {}; ${readFileSync(builder, "utf8")}`);
     run(["--snapshot-blob", `${scratch}.blob`, "--build-snapshot", builderCopy, planFile], env, "building the snapshot");
-    const evaluated = new Set([...plan.modules, ...Object.values(plan.requests).flatMap((targets) => Object.values(targets)), builder, installer]);
+    // The Node binary too: another build of the same version may have other V8 flags built in.
+    const dependsOn = new Set([process.execPath, ...plan.modules, ...Object.values(plan.requests).flatMap((targets) => Object.values(targets)), builder, installer]);
     const manifest: SnapshotManifest = {
       node: process.version,
       v8: process.versions.v8,
       arch: process.arch,
       platform: process.platform,
       blobBytes: statSync(`${scratch}.blob`).size,
-      files: [...evaluated].map((file) => {
+      files: [...dependsOn].map((file) => {
         const stats = statSync(file);
         return [file, stats.size, stats.mtimeMs] as const;
       }),

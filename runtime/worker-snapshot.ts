@@ -31,7 +31,7 @@ export interface SnapshotManifest {
   readonly arch: string;
   readonly platform: string;
   readonly blobBytes: number;
-  /** [path, size, mtimeMs] of every file evaluated into the snapshot, of the builder, and of snapshot-install.ts's output. */
+  /** [path, size, mtimeMs] of every file the snapshot depends on: the Node binary, the files evaluated into it, the builder, snapshot-install.ts's output. */
   readonly files: readonly (readonly [string, number, number])[];
   /** Environment variables the modules read while loading, with the values they saw then (null: unset). */
   readonly env: Readonly<Record<string, string | null>>;
