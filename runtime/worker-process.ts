@@ -11,6 +11,7 @@ import { createStderrTail } from "./stderr-tail.js";
 import type { BlobOptions } from "./pool.js";
 import { nativeAddon } from "./native.js";
 import { workerEnv, workerExitCodes } from "./worker-env.js";
+import { snapshotArgs } from "./worker-snapshot.js";
 
 
 /** How a worker process ended, as the parent saw it. */
@@ -82,7 +83,7 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
   let child: ReturnType<typeof spawn>;
   try {
     results = resultFd === undefined ? undefined : { ...openReadableArena(resultFd, blobs!.resultArenaBytes), generation };
-    child = spawn(process.execPath, [...options.execArgv, workerMain, options.module], {
+    child = spawn(process.execPath, [...snapshotArgs(options.execArgv, options.env), ...options.execArgv, workerMain, options.module], {
       // Its own process group (and session), so that the processes it starts can be ended
       // with it: when it exits (see finish) or when this process dies (worker-main).
       detached: true,

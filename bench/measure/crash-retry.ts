@@ -2,7 +2,7 @@
 // process.exit in a thread; the retry replies) timed against plain calls, with a warm spare
 // (standby) or without.
 import { createPool, type Isolation } from "airlock";
-import { createBenchServiceClient } from "../gen/airlock/bench/v1/bench_airlock.js";
+import { createBenchServiceClient, type BenchServiceClient } from "../gen/airlock/bench/v1/bench_airlock.js";
 import { benchWorkerPath } from "../peers/airlock.js";
 
 export interface CrashRetryTimes {
@@ -40,18 +40,25 @@ export async function measureCrashRetry({
     const plainMs: number[] = [];
     const crashedMs: number[] = [];
     for (let i = 0; i < rounds; i++) {
-      let started = performance.now();
-      await client.echo({ data: new Uint8Array(16) });
-      plainMs.push(performance.now() - started);
-      started = performance.now();
-      await client.crashOnce({ exit: isolation === "thread" });
-      crashedMs.push(performance.now() - started);
+      const round = await crashRetryRound(client, isolation);
+      plainMs.push(round.plainMs);
+      crashedMs.push(round.crashedMs);
       await new Promise((resolve) => setTimeout(resolve, settleMs));
     }
     return { isolation, standby, plainMs, crashedMs };
   } finally {
     await pool.close();
   }
+}
+
+/** One plain echo call and one call whose first attempt dies, each timed in ms, on a pool of bench/worker.ts. */
+export async function crashRetryRound(client: BenchServiceClient, isolation: Isolation): Promise<{ plainMs: number; crashedMs: number }> {
+  let started = performance.now();
+  await client.echo({ data: new Uint8Array(16) });
+  const plainMs = performance.now() - started;
+  started = performance.now();
+  await client.crashOnce({ exit: isolation === "thread" });
+  return { plainMs, crashedMs: performance.now() - started };
 }
 
 /** "process, warm spare (standby: 1)": the pool a row of times was measured on. */

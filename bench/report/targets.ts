@@ -1,5 +1,6 @@
 // The targets airlock is held to, evaluated on every run and printed as PASS or MISS (never a
 // failure of the run). Each is a ratio between two contenders on one metric, paired by round.
+import type { Spread } from "../measure/stats.js";
 import type { Results } from "../model.js";
 import { ratioOf } from "./summary.js";
 
@@ -35,6 +36,16 @@ export const targets: readonly Target[] = [
   { text: "airlock small-call p99 vs raw socket", metric: "latency.p99", contender: "airlock", against: "raw-socket", op: "<=", limit: 1.1, info: true },
 ];
 
+/**
+ * What a worker start costs (issue 14 item 7), measured by `npm run bench:startup` against a bare
+ * `node -e 0` start in the same rounds: a worker's spawn to its ready, and the extra latency of a
+ * call whose first attempt crashed with no spare, which waits for a replacement to start.
+ */
+export const startupTargets: readonly Target[] = [
+  { text: "worker spawn to ready ≤ 1.5× a bare `node -e 0` start", metric: "startup.ready", contender: "airlock", against: "node", op: "<=", limit: 1.5 },
+  { text: "extra latency of a call whose first attempt crashed, no spare (standby: 0), ≤ 2× a bare `node -e 0` start", metric: "startup.crash-retry-extra", contender: "airlock", against: "node", op: "<=", limit: 2 },
+];
+
 export interface Verdict {
   readonly target: Target;
   /** Median of the per-round ratios; undefined when either side was not measured. */
@@ -44,13 +55,16 @@ export interface Verdict {
   readonly verdict: "PASS" | "MISS" | "INFO" | "N/A";
 }
 
+/** Judges every target of `list` on a run's results. */
 export function evaluateTargets(results: Results, list: readonly Target[] = targets): Verdict[] {
-  return list.map((target) => {
-    const ratio = ratioOf(results, target.metric, target.contender, target.against);
-    if (!ratio) return { target, ratio: undefined, min: undefined, max: undefined, verdict: "N/A" };
-    const pass = target.op === "<=" ? ratio.median <= target.limit : ratio.median >= target.limit;
-    return { target, ratio: ratio.median, min: ratio.min, max: ratio.max, verdict: target.info ? "INFO" : pass ? "PASS" : "MISS" };
-  });
+  return list.map((target) => verdictOf(target, ratioOf(results, target.metric, target.contender, target.against)));
+}
+
+/** Judges one target by the spread of its per-round ratios (undefined: not measured). */
+export function verdictOf(target: Target, ratio: Spread | undefined): Verdict {
+  if (!ratio) return { target, ratio: undefined, min: undefined, max: undefined, verdict: "N/A" };
+  const pass = target.op === "<=" ? ratio.median <= target.limit : ratio.median >= target.limit;
+  return { target, ratio: ratio.median, min: ratio.min, max: ratio.max, verdict: target.info ? "INFO" : pass ? "PASS" : "MISS" };
 }
 
 /** One line per target: "PASS  airlock small-call p50 ≤ 1.1× raw socket: 1.04× (0.98–1.09 over 5 rounds)". */
