@@ -1,5 +1,5 @@
-export { Code, isCode } from "./code.js";
-export { AirlockError, type CrashFacts, type ErrorDetails, type ExitCause } from "./errors.js";
+export { Code, isCode } from "./api/code.js";
+export { AirlockError, type CrashFacts, type ErrorDetails, type ExitCause } from "./api/errors.js";
 export {
   defineService,
   type CallOptions,
@@ -11,11 +11,10 @@ export {
   type MethodOptions,
   type RetryPolicy,
   type ServiceDefinition,
-} from "./definition.js";
-export { createClient } from "./client.js";
-export { createPool, type BlobOptions, type Isolation, type MethodOverrides, type Pool, type PoolOptions } from "./pool.js";
-export type { PoolEvent, PoolEventListener } from "./events.js";
-export type { PoolStats } from "./stats.js";
-export type { RestartIntensity } from "./restart-intensity.js";
-export { defaultRetryPolicy, type RetryThrottleOptions } from "./retry.js";
-export { serve } from "./serve.js";
+} from "./api/definition.js";
+export { createClient } from "./api/client.js";
+export { createPool } from "./create-pool.js";
+export type { BlobOptions, Isolation, MethodOverrides, Pool, PoolOptions, PoolStats, RestartIntensity, RetryThrottleOptions } from "./api/pool-options.js";
+export type { PoolEvent, PoolEventListener } from "./api/events.js";
+export { defaultRetryPolicy } from "./policy/retry.js";
+export { serve } from "./api/serve.js";

@@ -3,7 +3,7 @@
 // protos) and on this repository's test schemas. Small here; `npm run fuzz:codec` runs the same
 // test at size (see test/support/codec-differential.ts).
 import { create, toBinary } from "@bufbuild/protobuf";
-import { encodeMessage } from "../runtime/proto-encode.js";
+import { encodeMessage } from "../runtime/proto/proto-encode.js";
 import { codecProtosDir, loadCodecProtos, type CodecProtos } from "./support/codec-protos.js";
 import { runDifferential } from "./support/codec-differential.js";
 import { schemas as testSchemas } from "./support/random-messages.js";

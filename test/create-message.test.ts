@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { createMessage } from "../runtime/create-message.js";
+import { createMessage } from "../runtime/proto/create-message.js";
 import { ScalarsSchema } from "./gen/airlock/test/v1/encoding_pb.js";
 import { messageInit, random, schemas } from "./support/random-messages.js";
 

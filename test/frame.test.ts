@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { createFrameReader, createFrameWriter, decodeCallBody, decodeJsonBody, decodeReplyBody, FrameFlag, FrameType, jsonBody, type Frame } from "../runtime/frame.js";
+import { createFrameReader, createFrameWriter, decodeCallBody, decodeJsonBody, decodeReplyBody, FrameFlag, FrameType, jsonBody, type Frame } from "../runtime/wire/frame.js";
 
 // A connected pair of real Unix sockets: what the writer writes to one, the reader reads from the other.
 async function socketPair(): Promise<{ writing: Socket; reading: Socket; close: () => void }> {

@@ -1,11 +1,11 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import fc from "fast-check";
 import { AirlockError, Code, createPool, type Pool } from "airlock";
-import { createArenaFd, openReadableArena } from "../runtime/blob-arena.js";
-import { copyReplyBlobs } from "../runtime/blob-results.js";
-import { encodeBlobTable, type BlobRef } from "../runtime/blob-table.js";
-import { createFrameReader, decodeReplyBody, FrameFlag, FrameType, type Frame } from "../runtime/frame.js";
-import { nativeAddon } from "../runtime/native.js";
+import { createArenaFd, openReadableArena } from "../runtime/blobs/blob-arena.js";
+import { copyReplyBlobs } from "../runtime/process/reply-blobs.js";
+import { encodeBlobTable, type BlobRef } from "../runtime/wire/blob-table.js";
+import { createFrameReader, decodeReplyBody, FrameFlag, FrameType, type Frame } from "../runtime/wire/frame.js";
+import { nativeAddon } from "../runtime/os/native.js";
 import { createTestServiceClient } from "./gen/airlock/test/v1/test_airlock.js";
 import { BlobsReplySchema, EchoReplySchema } from "./gen/airlock/test/v1/test_pb.js";
 import { workerPath } from "./support/crashy.js";

@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { IdTable } from "../runtime/id-table.js";
+import { IdTable } from "../runtime/pool/id-table.js";
 
 type Op = { kind: "set"; id: number; value: number } | { kind: "delete"; id: number } | { kind: "clear" };
 

@@ -1,8 +1,8 @@
-import { Code } from "../runtime/code.js";
-import type { HandlerContext } from "../runtime/definition.js";
-import { AirlockError } from "../runtime/errors.js";
-import { IdTable } from "../runtime/id-table.js";
-import { invoke, type Outcome, type RunningCall } from "../runtime/invoke.js";
+import { Code } from "../runtime/api/code.js";
+import type { HandlerContext } from "../runtime/api/definition.js";
+import { AirlockError } from "../runtime/api/errors.js";
+import { IdTable } from "../runtime/pool/id-table.js";
+import { invoke, type Outcome, type RunningCall } from "../runtime/worker/invoke.js";
 import { TestServiceDefinition } from "./gen/airlock/test/v1/test_airlock.js";
 
 // How one handler run was reported: what invoke() told its outcome.

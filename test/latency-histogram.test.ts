@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { LatencyHistogram } from "../runtime/latency-histogram.js";
+import { LatencyHistogram } from "../runtime/pool/latency-histogram.js";
 
 // The exact percentile of a sorted list, as the histogram defines it: the value at rank ceil(p% of n).
 function exact(sorted: number[], percentile: number): number {

@@ -258,7 +258,7 @@ describe("the tarball", () => {
         "bin/protoc-gen-airlock.js",
         "dist/runtime/index.js",
         "dist/runtime/index.d.ts",
-        "dist/runtime/worker-main.js",
+        "dist/runtime/worker/process-main.js",
         "dist/codegen/cli/main.js",
         "dist/codegen/protoc-gen-airlock.js",
         "dist/codegen/gen/airlock/v1/options_pb.js",

@@ -1,6 +1,6 @@
 import { create, fromBinary, toBinary, type DescMessage } from "@bufbuild/protobuf";
 import { EmptySchema } from "@bufbuild/protobuf/wkt";
-import { decodeMessage } from "../runtime/proto-decode.js";
+import { decodeMessage } from "../runtime/proto/proto-decode.js";
 import * as encoding from "./gen/airlock/test/v1/encoding_pb.js";
 import { damaged, messageInit, random, schemas } from "./support/random-messages.js";
 import { valueDifference } from "./support/same-message.js";

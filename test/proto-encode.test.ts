@@ -1,6 +1,6 @@
 import { create, fromBinary, toBinary, type DescMessage } from "@bufbuild/protobuf";
 import { EmptySchema } from "@bufbuild/protobuf/wkt";
-import { encodeMessage } from "../runtime/proto-encode.js";
+import { encodeMessage } from "../runtime/proto/proto-encode.js";
 import * as encoding from "./gen/airlock/test/v1/encoding_pb.js";
 import * as encoding2 from "./gen/airlock/test/v1/encoding_proto2_pb.js";
 import { messageInit, random, schemas } from "./support/random-messages.js";

@@ -8,7 +8,7 @@ import { createTestServiceClient, type TestServiceClient } from "./gen/airlock/t
 import { workerPath } from "./support/crashy.js";
 import { delay, rejection } from "./support/expect.js";
 import { checkLeaksAfterEach, eventually, hasExited, poolDescendants } from "./support/leaks.js";
-import { residentBytes } from "../runtime/proc.js";
+import { residentBytes } from "../runtime/process/proc.js";
 
 const crashPath = "/airlock.test.v1.TestService/Crash";
 const mebibyte = 1024 * 1024;

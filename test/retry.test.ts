@@ -1,9 +1,9 @@
 import fc from "fast-check";
 import { Code } from "airlock";
 import { AirlockError } from "airlock";
-import { nextStep } from "../runtime/retry-decision.js";
-import { backoffMs, createRetryThrottle, defaultRetryPolicy, validRetryPolicy } from "../runtime/retry.js";
-import type { RetryPolicy } from "../runtime/definition.js";
+import { nextStep } from "../runtime/policy/retry-decision.js";
+import { backoffMs, createRetryThrottle, defaultRetryPolicy, validRetryPolicy } from "../runtime/policy/retry.js";
+import type { RetryPolicy } from "../runtime/api/definition.js";
 
 const policy = (overrides: Partial<RetryPolicy> = {}): RetryPolicy => ({ ...defaultRetryPolicy, retryableCodes: [Code.WorkerCrashed], ...overrides });
 

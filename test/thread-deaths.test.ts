@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { Piscina, version as piscinaVersion } from "piscina";
-import { describeDeath, endedForAnotherCall } from "../runtime/thread-deaths.js";
+import { describeDeath, endedForAnotherCall } from "../runtime/thread/thread-deaths.js";
 
 const pinnedPiscina = "5.3.2";
 let dir: string;

@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { packMessage, unpackMessage } from "../runtime/thread-wire.js";
+import { packMessage, unpackMessage } from "../runtime/wire/thread-wire.js";
 import { CycleASchema, CycleBSchema } from "./gen/airlock/test/v1/cycles_pb.js";
 import { MapsSchema, ScalarsSchema, TreeSchema } from "./gen/airlock/test/v1/encoding_pb.js";
 

@@ -4,8 +4,8 @@
 // each line gives the median CPU ns per message of each (CPU time, as the machine is shared)
 // and their ratio (protobuf-es / ours: above 1, ours is faster).
 import { create, fromBinary, ScalarType, toBinary, type DescMessage } from "@bufbuild/protobuf";
-import { decodeMessage } from "../runtime/proto-decode.js";
-import { encodeMessage } from "../runtime/proto-encode.js";
+import { decodeMessage } from "../runtime/proto/proto-decode.js";
+import { encodeMessage } from "../runtime/proto/proto-encode.js";
 import { loadCodecProtos } from "./support/codec-protos.js";
 import { messageInit, random } from "./support/random-messages.js";
 

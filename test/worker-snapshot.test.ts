@@ -2,8 +2,8 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFil
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { Code, createPool, type PoolOptions } from "airlock";
-import { buildWorkerSnapshot } from "../runtime/build-worker-snapshot.js";
-import { manifestPath, snapshotArgs, snapshotVariable, type SnapshotManifest } from "../runtime/worker-snapshot.js";
+import { buildWorkerSnapshot } from "../runtime/worker/snapshot/build-worker-snapshot.js";
+import { manifestPath, snapshotArgs, snapshotVariable, type SnapshotManifest } from "../runtime/worker/snapshot/worker-snapshot.js";
 import { createTestServiceClient } from "./gen/airlock/test/v1/test_airlock.js";
 import { workerPath } from "./support/crashy.js";
 import { rejection } from "./support/expect.js";

@@ -7,9 +7,9 @@
 // same messages: what takeBlobs takes out and putBlob puts back must arrive as it was.
 // test/codec-differential.test.ts runs it small; `npm run fuzz:codec` runs it large.
 import { create, fromBinary, toBinary, type DescMessage, type Registry } from "@bufbuild/protobuf";
-import { putBlob, takeBlobs } from "../../runtime/blob-fields.js";
-import { decodeMessage } from "../../runtime/proto-decode.js";
-import { encodeMessage } from "../../runtime/proto-encode.js";
+import { putBlob, takeBlobs } from "../../runtime/blobs/blob-fields.js";
+import { decodeMessage } from "../../runtime/proto/proto-decode.js";
+import { encodeMessage } from "../../runtime/proto/proto-encode.js";
 import { damaged, messageInit, random, type Budget, type Random } from "./random-messages.js";
 import { messageDifference } from "./same-message.js";
 import { nextSlot, offsetsAcrossTheEnd, positionSlab } from "./slab.js";

@@ -1,6 +1,6 @@
 // What /proc says about this process and its children: how tests and the chaos check see leaks.
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
-import { processState } from "../../runtime/proc.js";
+import { processState } from "../../runtime/process/proc.js";
 
 /** Process ids of this process's children, zombies included (read from /proc). */
 export function childPids(): number[] {

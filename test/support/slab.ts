@@ -3,7 +3,7 @@
 // message starts, and filler messages of chosen sizes move that point anywhere in the slab.
 import { create } from "@bufbuild/protobuf";
 import { BytesValueSchema, EmptySchema } from "@bufbuild/protobuf/wkt";
-import { encodeMessage } from "../../runtime/proto-encode.js";
+import { encodeMessage } from "../../runtime/proto/proto-encode.js";
 
 /** The encoder's slab size, as in runtime/proto-encode.ts (checked on every positioning). */
 export const slabBytes = 64 * 1024;

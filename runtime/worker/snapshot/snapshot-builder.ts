@@ -1,0 +1,65 @@
+/**
+ * The script that `node --build-snapshot` runs to make the worker snapshot (see
+ * build-worker-snapshot.ts): it evaluates, as the CommonJS loader would, every module of the
+ * plan it is given, so that their code and everything they compute when loaded (protobuf-es's
+ * descriptors above all) is in the heap that the snapshot keeps. A worker started from the
+ * snapshot runs process-main.js from disk as usual; its first import, snapshot-install.ts, calls
+ * the function this script leaves on globalThis, which registers the modules in the module cache
+ * under their own file names before anything else is required. Node lets a snapshot builder
+ * require built-in modules only: this file imports nothing else, and evaluates the plan's
+ * modules itself.
+ */
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import type { SnapshotInstall } from "./snapshot-install.js";
+import type { SnapshotPlan } from "./worker-snapshot.js";
+
+type ModuleRecord = { exports: unknown; readonly id: string; readonly filename: string; loaded: boolean; module?: NodeJS.Module };
+type ModuleWrapper = (this: unknown, exports: unknown, require: NodeJS.Require, module: ModuleRecord, filename: string, dirname: string) => void;
+
+const plan = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as SnapshotPlan;
+const records = new Map<string, ModuleRecord>();
+let moduleClass: Parameters<SnapshotInstall>[0] | undefined;
+
+function load(file: string): unknown {
+  const found = records.get(file);
+  if (found) return found.exports;
+  const record: ModuleRecord = { exports: {}, id: file, filename: file, loaded: false };
+  records.set(file, record);
+  const requests = plan.requests[file] ?? {};
+  // While building, what the plan does not name can only be a built-in module; in a worker,
+  // every request goes to Node's loader, from the module's own entry in the module cache.
+  const localRequire = ((id: string) => {
+    if (record.module) return record.module.require(id);
+    const target = requests[id];
+    return target === undefined ? require(id) : load(target);
+  }) as NodeJS.Require;
+  localRequire.resolve = ((id: string, options?: { paths?: string[] }) =>
+    (moduleClass ? moduleClass.createRequire(file) : require).resolve(id, options)) as NodeJS.RequireResolve;
+  // An indirect eval with a sourceURL, not node:vm (which Node does not support in a snapshot):
+  // stack traces then name the module's own file, at its own lines.
+  const source = readFileSync(file, "utf8").replace(/^#!.*/, "");
+  const wrapper = (0, eval)(`(function (exports, require, module, __filename, __dirname) {${source}\n})\n//# sourceURL=${file}`) as ModuleWrapper;
+  wrapper.call(record.exports, record.exports, localRequire, record, file, path.dirname(file));
+  record.loaded = true;
+  return record.exports;
+}
+
+for (const id of plan.builtins) require(id);
+for (const file of plan.modules) load(file);
+
+const install: SnapshotInstall = (Module, cache) => {
+  moduleClass = Module;
+  for (const [file, record] of records) {
+    const module = new Module(file);
+    module.filename = file;
+    module.paths = [...(plan.paths[file] ?? [])];
+    module.exports = record.exports;
+    module.loaded = true;
+    cache[file] = record.module = module;
+  }
+  // The worker's own children (child_process.fork) start the usual way.
+  const flag = process.execArgv.indexOf("--snapshot-blob");
+  if (flag !== -1) process.execArgv.splice(flag, 2);
+};
+(globalThis as Record<symbol, SnapshotInstall>)[Symbol.for("airlock.worker-snapshot.install")] = install;
