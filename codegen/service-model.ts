@@ -1,5 +1,5 @@
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
-import { methodLocalName } from "../runtime/method-names.js";
+import { methodLocalName } from "../runtime/api/method-names.js";
 import { commentText, isDeprecated } from "./doc-comments.js";
 import { resolveMethodOptions, resolveServiceDefaults, type ResolvedMethodOptions } from "./method-options.js";
 import type { ResolvedRetryPolicy } from "./retry-policy.js";
