@@ -220,7 +220,7 @@ test("arenas do not count as memory V8 could free, so they do not make the calle
 });
 
 test("a mapping dropped without unmap() is unmapped once its buffer is collected", () => {
-  const native = path.join(__dirname, "..", "runtime", "native.js");
+  const native = path.join(__dirname, "..", "runtime", "os", "native.js");
   const script = `
     const { readFileSync } = require("node:fs");
     const addon = require(${JSON.stringify(native)}).nativeAddon();

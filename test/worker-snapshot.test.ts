@@ -10,7 +10,7 @@ import { rejection } from "./support/expect.js";
 import { checkLeaksAfterEach } from "./support/leaks.js";
 
 // A snapshot of this test's own, so that the test does not depend on `npm run build` having
-// made a fresh one (tsc -b after it leaves dist/runtime/worker.blob stale).
+// made a fresh one (tsc -b after it leaves dist/runtime/worker/snapshot/worker.blob stale).
 let dir: string;
 let blob: string;
 
