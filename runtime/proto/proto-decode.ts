@@ -21,6 +21,7 @@
  * through fromBinary, measured 0.85-1.04x); schemas of up to 36 fields at 0.99-2.99x.
  */
 import { fromBinary, protoInt64, ScalarType, type DescField, type DescMessage } from "@bufbuild/protobuf";
+import { WireType } from "@bufbuild/protobuf/wire";
 import { scalarZeroValue } from "@bufbuild/protobuf/reflect";
 import { getTextEncoding } from "@bufbuild/protobuf/wire";
 import { isWrapperDesc } from "@bufbuild/protobuf/wkt";
@@ -40,7 +41,6 @@ interface CompiledMessage {
   readGroup(message: Message, fieldNo: number): void;
 }
 
-const WireType = { Varint: 0, Bit64: 1, LengthDelimited: 2, StartGroup: 3, EndGroup: 4, Bit32: 5 } as const;
 const recursionLimit = 100;
 const asciiFastPathLength = 32;
 const { decodeUtf8 } = getTextEncoding();

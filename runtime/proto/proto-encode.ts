@@ -21,6 +21,7 @@
  * schemas of up to 36 fields at 1.01-4.26x.
  */
 import { protoInt64, ScalarType, toBinary, type DescField, type DescMessage } from "@bufbuild/protobuf";
+import { WireType } from "@bufbuild/protobuf/wire";
 import { isWrapperDesc } from "@bufbuild/protobuf/wkt";
 import { createMessage } from "./create-message.js";
 import { fieldGetter } from "./field-access.js";
@@ -30,7 +31,6 @@ type Message = Record<string, unknown>;
 type FieldWriter = (message: Message) => void;
 type ValueWriter = (value: unknown) => void;
 
-const WireType = { Varint: 0, Bit64: 1, LengthDelimited: 2, StartGroup: 3, EndGroup: 4, Bit32: 5 } as const;
 const implicitPresence = 2;
 const legacyRequired = 3;
 const slabBytes = 64 * 1024;
