@@ -7,7 +7,7 @@ import { Code, createPool, type Pool, type PoolEvent, type PoolOptions } from "a
 import { createTestServiceClient, type TestServiceClient } from "./gen/airlock/test/v1/test_airlock.js";
 import { workerPath } from "./support/crashy.js";
 import { delay, rejection } from "./support/expect.js";
-import { checkLeaksAfterEach, eventually, hasExited, poolDescendants } from "./support/leaks.js";
+import { checkLeaksAfterEach, eventually, hasExited, processesWithEnv } from "./support/leaks.js";
 import { residentBytes } from "../runtime/process/proc.js";
 
 const crashPath = "/airlock.test.v1.TestService/Crash";
@@ -78,18 +78,25 @@ describe("processes a worker starts do not outlive it", () => {
   });
 
   test("not the parent's death by SIGKILL", async () => {
-    // An intermediate parent owns the pool, so that this test process survives the kill.
-    const parent = spawn(process.execPath, [path.join(__dirname, "support", "orphaning-parent.js"), "spawn"], { stdio: ["ignore", "pipe", "inherit"] });
+    // An intermediate parent owns the pool, so that this test process survives the kill. Its
+    // pid may be reused once it is dead (pid_max is 32768 here, and the suite spawns thousands):
+    // what it started is found by a mark of this run in their environment instead.
+    const mark = `${process.pid}-${Date.now()}`;
+    const parent = spawn(process.execPath, [path.join(__dirname, "support", "orphaning-parent.js"), "spawn"], {
+      stdio: ["ignore", "pipe", "inherit"],
+      env: { ...process.env, AIRLOCK_TEST_RUN: mark },
+    });
     const started = await new Promise<{ workers: number[]; spawned: number[] }>((resolve, reject) => {
       parent.stdout!.once("data", (chunk: Buffer) => resolve(JSON.parse(chunk.toString()) as { workers: number[]; spawned: number[] }));
       parent.once("exit", (code) => reject(new Error(`the parent exited early with ${code}`)));
     });
     expect(started.spawned).toHaveLength(2);
-    expect(poolDescendants(parent.pid)).toEqual(expect.arrayContaining(started.spawned));
+    const marked = processesWithEnv("AIRLOCK_TEST_RUN", mark);
+    expect(marked).toEqual(expect.arrayContaining([...started.workers, ...started.spawned]));
     const exited = new Promise((resolve) => parent.once("exit", resolve));
     parent.kill("SIGKILL");
     await exited;
-    expect(await eventually(() => poolDescendants(parent.pid!).length === 0, 1000)).toBe(true);
+    expect(await eventually(() => processesWithEnv("AIRLOCK_TEST_RUN", mark).length === 0, 1000)).toBe(true);
   });
 });
 

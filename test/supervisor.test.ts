@@ -218,6 +218,19 @@ describe.each(isolations)("%s isolation", (isolation: Isolation) => {
     });
   });
 
+  test("calls that shared a worker with a crash are retried without being charged; the crasher, run alone, is", async () => {
+    await startIn({ concurrency: 4, standby: 0 });
+    const sleepers = [client.sleep({ ms: 400 }), client.sleep({ ms: 400 }), client.sleep({ ms: 400 })];
+    const crasher = client.crash({ how: fatal.how, afterMs: 50 });
+    const replies = await Promise.all(sleepers);
+    expect(replies.every((reply) => !reply.cancelled)).toBe(true);
+    // The crasher, re-run alone, crashed again alone: now it is to blame.
+    const error = await rejection(crasher);
+    expect(error.code).toBe(Code.WorkerCrashed);
+    expect(error.details.crashes).toHaveLength(1);
+    expect(pool!.stats().failed).toEqual({ WORKER_CRASHED: 1 });
+  });
+
   test("close() waits for running calls, then ends the workers that will not stop", async () => {
     await startIn();
     const stuck = rejection(client.crash({ how: "js-loop" }));
@@ -321,18 +334,6 @@ describe("process isolation only", () => {
     expect(error.code).toBe(Code.PoisonPill);
     expect(error.details.crashes!.map((crash) => crash.signal)).toEqual(["SIGABRT", "SIGABRT", "SIGABRT", "SIGABRT"]);
     expect(new Set(error.details.crashes!.map((crash) => crash.pid)).size).toBe(4);
-  });
-
-  test("calls that shared a worker with a crash are retried without being charged", async () => {
-    await start({ concurrency: 4, standby: 0 });
-    const sleepers = [client.sleep({ ms: 400 }), client.sleep({ ms: 400 }), client.sleep({ ms: 400 })];
-    const crasher = client.crash({ how: "segfault", afterMs: 50 });
-    const replies = await Promise.all(sleepers);
-    expect(replies.every((reply) => !reply.cancelled)).toBe(true);
-    // The crasher, re-run alone, crashed again alone: now it is to blame.
-    const error = await rejection(crasher);
-    expect(error.code).toBe(Code.WorkerCrashed);
-    expect(error.details.crashes).toHaveLength(1);
   });
 
   describe("recycling", () => {

@@ -9,6 +9,7 @@ import { copyReplyBlobs } from "./reply-blobs.js";
 import { Arena, encodeBlobTable } from "../wire/blob-table.js";
 import { createCallCore, type PoolCall } from "../pool/call-core.js";
 import { cancelIgnoredReason } from "../pool/call-errors.js";
+import { blame } from "../policy/blame.js";
 import { Circuit } from "../policy/circuit.js";
 import { Code } from "../api/code.js";
 import { createMessage } from "../proto/create-message.js";
@@ -254,7 +255,6 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     const expected = slot.expectedExit !== undefined || closed;
     const crashed = !expected && slot.role !== "starting";
     events.emit({ type: "worker-exited", pid: exit.pid, exitCode: exit.exitCode, signal: exit.signal, cause: exit.cause, reason: exit.reason, expected: !crashed });
-    const alone = slot.calls.size === 1;
     const now = performance.now();
     // Off the worker before anything settles them: a call its worker still lists keeps its
     // leases, and this worker will never answer.
@@ -265,10 +265,8 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
         freeLeases(call);
         continue;
       }
-      // The blame rule: the call the pool killed the worker for; else the only call on it, or a
-      // suspect; no one when the worker was killed for nothing its calls did.
-      const culprit = slot.culprit ? slot.culprit === call : !slot.blameless && (alone || call.suspect);
-      if (culprit) {
+      const blamed = blame(call, call.suspect, { killedFor: slot.culprit, blameless: slot.blameless, calls: calls.length });
+      if (blamed === "culprit") {
         const facts: CrashFacts = { ...exit, attempt: call.attempt, elapsedMs: now - call.startedAttemptAt };
         const failure = new AirlockError(exit.cause === "protocol" ? Code.Protocol : Code.WorkerCrashed, `worker ${exit.pid} ${exit.reason} while running ${call.method.path} (attempt ${call.attempt})`, {
           method: call.method.path,
@@ -277,9 +275,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
         });
         core.failed(call, failure, facts);
       } else {
-        // Another call, or something outside, brought the worker down: try again at no charge,
-        // alone from now on when no one can be blamed, so that blame is exact.
-        core.interrupted(call, !slot.culprit && !slot.blameless);
+        core.interrupted(call, blamed === "suspect");
       }
     }
     if (crashed) stats.crashed(circuit.crashed({ worker: `worker ${exit.pid}`, reason: exit.reason, stderrTail: exit.stderrTail, pid: exit.pid }));

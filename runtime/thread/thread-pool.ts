@@ -6,6 +6,7 @@ import { Piscina, queueOptionsSymbol } from "piscina";
 import { travelsAsBlob } from "../blobs/blob-hints.js";
 import { createCallCore, type PoolCall } from "../pool/call-core.js";
 import { cancelIgnoredReason } from "../pool/call-errors.js";
+import { blame } from "../policy/blame.js";
 import { Circuit } from "../policy/circuit.js";
 import { Code } from "../api/code.js";
 import { createMessage } from "../proto/create-message.js";
@@ -41,10 +42,12 @@ interface Attempt {
   onStart(): void;
   /** A start-up probe, which any thread may take, spares included. */
   readonly probe: boolean;
+  /** An attempt of a suspect call, which must run alone on its thread. */
+  readonly suspect: boolean;
 }
 
-function newAttempt(onStart: () => void = () => undefined, probe = false): Attempt {
-  return { aborted: false, addEventListener: rememberAbort, removeEventListener: forgetAbort, threadId: undefined, killed: undefined, abort: undefined, onStart, probe };
+function newAttempt(onStart: () => void = () => undefined, probe = false, suspect = false): Attempt {
+  return { aborted: false, addEventListener: rememberAbort, removeEventListener: forgetAbort, threadId: undefined, killed: undefined, abort: undefined, onStart, probe, suspect };
 }
 
 function rememberAbort(this: Attempt, _type: "abort", listener: () => void): void {
@@ -88,6 +91,11 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
   const served = new Map<number, number>();
   const onThread = new Map<number, number>();
   const retiring = new Set<number>();
+  // Threads running a suspect call, which takes no other call until it is done.
+  const exclusive = new Set<number>();
+  // How many calls each death took down, counted when piscina fails the first of them: the
+  // blame rule needs it, and each failed call leaves its thread before the next is told.
+  const callsAtDeath = new WeakMap<Error, number>();
   const circuit = new Circuit(coolDownMs, restarts, events, {
     // What waits would only meet the same fate; calls running on threads finish as they will.
     onOpen: (error) => core.failWaiting(error),
@@ -119,6 +127,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
     served.delete(worker.id);
     onThread.delete(worker.id);
     retiring.delete(worker.id);
+    exclusive.delete(worker.id);
   });
   piscina.on("workerCreate", (worker: { id: number }) => events.emit({ type: "worker-spawned", pid: process.pid, threadId: worker.id, reason: started ? "restart" : "start" }));
   // A thread that dies while idle (an uncaught error from a timer it left behind, a module that
@@ -135,17 +144,26 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
     const attempt = (task as Record<symbol, Attempt>)[queueOptionsSymbol]!;
     // piscina reports a thread running one abortable task as infinitely busy.
     const usage = (thread: (typeof threads)[number]) => (thread.currentUsage === Infinity ? 1 : thread.currentUsage);
-    const takes = (thread: (typeof threads)[number]) => !thread.terminating && !thread.destroyed && !retiring.has(thread.id);
+    const serving = (thread: (typeof threads)[number]) => !thread.terminating && !thread.destroyed && !retiring.has(thread.id);
+    const takes = (thread: (typeof threads)[number]) => serving(thread) && !exclusive.has(thread.id);
     let busy = 0;
-    for (const thread of threads) if (takes(thread) && usage(thread) > 0) busy += 1;
+    for (const thread of threads) {
+      // piscina asks for the next task as soon as a thread is done, before the call hears of
+      // it: an idle thread's suspect is over.
+      if (usage(thread) === 0) exclusive.delete(thread.id);
+      if (serving(thread) && usage(thread) > 0) busy += 1;
+    }
     const mayWakeSpare = attempt.probe || busy < size;
     let best: (typeof threads)[number] | null = null;
+    // A suspect waits for an idle thread, and holds the calls behind it back until one is.
+    const limit = attempt.suspect ? 1 : concurrency;
     for (const thread of threads) {
-      if (!takes(thread) || usage(thread) >= concurrency || (usage(thread) === 0 && !mayWakeSpare)) continue;
+      if (!takes(thread) || usage(thread) >= limit || (usage(thread) === 0 && !mayWakeSpare)) continue;
       if (!best || usage(thread) < usage(best)) best = thread;
     }
     if (best) {
       attempt.threadId = best.id;
+      if (attempt.suspect) exclusive.add(best.id);
       if (!attempt.probe) onThread.set(best.id, (onThread.get(best.id) ?? 0) + 1);
       attempt.onStart();
     }
@@ -153,7 +171,8 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
   }
 
   /** Counts an attempt off its thread; a thread that has answered maxCallsPerWorker calls retires, and ends once idle. */
-  function leftThread(id: number | undefined, answered: boolean): void {
+  function leftThread(attempt: Attempt, answered: boolean): void {
+    const id = attempt.threadId;
     if (id === undefined || !onThread.has(id)) return;
     onThread.set(id, onThread.get(id)! - 1);
     const count = (served.get(id) ?? 0) + (answered ? 1 : 0);
@@ -222,7 +241,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
   // Submits the call's next attempt to piscina, whose balancer starts it on a thread (onStart).
   function enqueue(call: Call): void {
     const { method, cargo } = call;
-    const attempt = newAttempt(() => core.start(call, attempt));
+    const attempt = newAttempt(() => core.start(call, attempt), false, call.suspect);
     cargo.current = attempt;
     const number = call.attempt + 1;
     const task: ThreadTask & { [queueOptionsSymbol]: Attempt } = {
@@ -254,6 +273,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
   }
 
   function threadFailed(call: Call, attempt: Attempt, error: Error): void {
+    if (!callsAtDeath.has(error)) callsAtDeath.set(error, attempt.threadId === undefined ? 1 : (onThread.get(attempt.threadId) ?? 1));
     finished(call, attempt, false);
     // Dropped from the queue: no thread was harmed.
     if (attempt.killed?.cause === "pool") return;
@@ -269,7 +289,11 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
       return;
     }
     const death = threadDied(error, attempt);
-    if (call.state === "settled") return;
+    if (call.state !== "running") return;
+    // The pool's kill of this attempt makes it the culprit; its thread's other calls were told
+    // they ended for another call (above).
+    const blamed = blame(call, call.suspect, { killedFor: attempt.killed ? call : undefined, blameless: false, calls: callsAtDeath.get(error)! });
+    if (blamed !== "culprit") return core.interrupted(call, blamed === "suspect");
     const number = call.attempt;
     const facts: CrashFacts = { ...death, pid: process.pid, threadId: attempt.threadId, signal: null, attempt: number, elapsedMs: performance.now() - call.startedAttemptAt };
     const failure = new AirlockError(Code.WorkerCrashed, `worker thread ${attempt.threadId} ${death.reason} while running ${method.path} (attempt ${number})`, {
@@ -283,7 +307,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
   // The attempt is off its thread: the shared copies of the call's arguments are reused once
   // the call is settled and no thread still runs an attempt of it.
   function finished(call: Call, attempt: Attempt, answered: boolean): void {
-    leftThread(attempt.threadId, answered);
+    leftThread(attempt, answered);
     if (call.cargo.current === attempt) call.cargo.current = undefined;
     if (call.state === "settled" && call.cargo.current === undefined) release(call);
     core.wake();

@@ -25,7 +25,12 @@ export function childPids(): number[] {
  * Zombies are left out (an orphan's zombie waits for a reaper that may never come).
  */
 export function poolDescendants(parentPid = process.pid): number[] {
-  const marker = Buffer.from(`\0AIRLOCK_PARENT_PID=${parentPid}\0`);
+  return processesWithEnv("AIRLOCK_PARENT_PID", String(parentPid));
+}
+
+/** Live processes whose environment holds `name=value` (zombies left out); a process that is gone or not readable is skipped. */
+export function processesWithEnv(name: string, value: string): number[] {
+  const marker = Buffer.from(`\0${name}=${value}\0`);
   const found: number[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
