@@ -4,9 +4,10 @@
 import { spawn } from "node:child_process";
 import * as path from "node:path";
 import { Code, createPool, type Pool, type PoolEvent, type PoolOptions } from "airlock";
-import { createTestServiceClient, type TestServiceClient } from "./gen/airlock/test/v1/test_airlock.js";
+import type { TestServiceClient } from "./gen/airlock/test/v1/test_airlock.js";
 import { workerPath } from "./support/crashy.js";
 import { delay, rejection } from "./support/expect.js";
+import { startTestPool } from "./support/test-pool.js";
 import { checkLeaksAfterEach, eventually, hasExited, processesWithEnv } from "./support/leaks.js";
 import { residentBytes } from "../runtime/process/proc.js";
 
@@ -18,10 +19,7 @@ let client: TestServiceClient;
 let events: PoolEvent[];
 
 async function start(options: Partial<PoolOptions> = {}): Promise<Pool> {
-  pool = await createPool({ worker: workerPath("test-worker"), workers: 1, forwardStderr: false, ...options });
-  client = createTestServiceClient(pool);
-  events = [];
-  pool.on((event) => events.push(event));
+  ({ pool, client, events } = await startTestPool({ forwardStderr: false, ...options }));
   return pool;
 }
 

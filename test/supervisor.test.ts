@@ -2,9 +2,10 @@ import { rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { AirlockError, Code, createPool, type Isolation, type Pool, type PoolEvent, type PoolOptions } from "airlock";
-import { createTestServiceClient, type TestServiceClient } from "./gen/airlock/test/v1/test_airlock.js";
+import type { TestServiceClient } from "./gen/airlock/test/v1/test_airlock.js";
 import { workerPath } from "./support/crashy.js";
 import { delay, rejection } from "./support/expect.js";
+import { startTestPool } from "./support/test-pool.js";
 import { fatalCrash, isolations, workerOf, workersOf } from "./support/isolation.js";
 import { checkLeaksAfterEach, eventually } from "./support/leaks.js";
 
@@ -17,10 +18,7 @@ let events: PoolEvent[];
 
 async function start(options: Partial<PoolOptions> = {}): Promise<Pool> {
   const quiet = (options.isolation ?? "process") === "process" ? { forwardStderr: false } : {};
-  pool = await createPool({ worker: workerPath("test-worker"), workers: 1, ...quiet, ...options });
-  client = createTestServiceClient(pool);
-  events = [];
-  pool.on((event) => events.push(event));
+  ({ pool, client, events } = await startTestPool({ ...quiet, ...options }));
   return pool;
 }
 
