@@ -1,12 +1,13 @@
 // protoc-gen-airlock and `airlock generate`: the generated code type-checks under strict
 // TypeScript for both targets, options are resolved into the method table, and mistakes in
 // the proto files come back as clear errors. Runs the real buf, plugins and tsc, offline.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { create, fromBinary } from "@bufbuild/protobuf";
 import { CodeGeneratorRequestSchema, FileDescriptorSetSchema, type FileDescriptorProto } from "@bufbuild/protobuf/wkt";
 import { protocGenAirlock } from "../codegen/protoc-gen-airlock.js";
+import { run, type Run } from "./support/run.js";
 
 /** Tests run from dist/test: the repository is two levels up. */
 const root = path.resolve(__dirname, "../..");
@@ -16,22 +17,8 @@ const buf = require.resolve("@bufbuild/buf/bin/buf");
 const tsc = path.join(root, "node_modules", "typescript", "bin", "tsc");
 const cli = path.join(root, "bin", "airlock.js");
 
-interface Run {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function run(args: readonly string[], cwd = root): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-  });
+function runNode(args: readonly string[], cwd = root): Promise<Run> {
+  return run(process.execPath, args, { cwd });
 }
 
 function write(file: string, text: string): void {
@@ -113,7 +100,7 @@ export const streamingIsNotAHandler: Pick<DocumentServiceHandlers, "get"> = {
 
   async function generateAndCheck(target: "ts" | "js+dts"): Promise<{ generate: Run; tsc?: Run; out: string }> {
     const out = path.join(work, target.replace("+", "-"));
-    const generate = await run([cli, "generate", "--proto", "test/proto", "--out", path.relative(root, out), "--target", target]);
+    const generate = await runNode([cli, "generate", "--proto", "test/proto", "--out", path.relative(root, out), "--target", target]);
     if (generate.status !== 0) {
       return { generate, out };
     }
@@ -122,7 +109,7 @@ export const streamingIsNotAHandler: Pick<DocumentServiceHandlers, "get"> = {
     const include = target === "ts" ? ["**/*.ts"] : ["**/*.js", "usage.ts"];
     const options = target === "ts" ? compilerOptions : { ...compilerOptions, allowJs: true, checkJs: true };
     write(path.join(out, "tsconfig.json"), JSON.stringify({ compilerOptions: options, include }, null, 2));
-    return { generate, tsc: await run([tsc, "-p", out]), out };
+    return { generate, tsc: await runNode([tsc, "-p", out]), out };
   }
 
   // Both pipelines run at once: each is mostly a separate tsc process.
@@ -375,7 +362,7 @@ describe("airlock generate reports failures", () => {
   test("a proto that does not compile: buf's error, with the path from here, and exit code 1", async () => {
     const dir = path.join(work, "broken");
     write(path.join(dir, "proto", "x", "v1", "x.proto"), `syntax = "proto3";\npackage x.v1;\nmessage X { strin name = 1; }\n`);
-    const result = await run([cli, "generate"], dir);
+    const result = await runNode([cli, "generate"], dir);
     expect(result.status).toBe(1);
     expect(result.stderr).toContain("proto/x/v1/x.proto:3:13: cannot find `strin` in this scope");
     expect(result.stderr).toContain("airlock: buf generate failed");
@@ -394,7 +381,7 @@ service YService {
 message YRequest {}
 `,
     );
-    const result = await run([cli, "generate", "--proto", "protos", "--out", "out"], dir);
+    const result = await runNode([cli, "generate", "--proto", "protos", "--out", "out"], dir);
     expect(result.status).toBe(1);
     expect(result.stderr).toContain("protos/y/v1/y.proto:5:47: (airlock.v1.retry): retryable_codes must list the codes to retry");
     expect(result.stderr).not.toContain("signal: killed");
@@ -404,11 +391,11 @@ message YRequest {}
 jest.setTimeout(120_000);
 
   test("wrong usage: the usage text and exit code 2; a dangerous --out is refused", async () => {
-    const usage = await run([cli, "generate", "--target", "wasm"]);
+    const usage = await runNode([cli, "generate", "--target", "wasm"]);
     expect(usage.status).toBe(2);
     expect(usage.stderr).toContain(`--target must be ts or js+dts`);
     expect(usage.stderr).toContain("Usage: airlock generate");
-    const out = await run([cli, "generate", "--proto", "test/proto", "--out", "test"]);
+    const out = await runNode([cli, "generate", "--proto", "test/proto", "--out", "test"]);
     expect(out.status).toBe(1);
     expect(out.stderr).toContain("refusing to generate into test: it is emptied first and it holds the proto folder");
   });
@@ -416,7 +403,7 @@ jest.setTimeout(120_000);
 
 test("codegen/gen holds what protoc-gen-es makes of options.proto today (bootstrap it after editing the proto)", async () => {
   const out = path.join(work, "bootstrap");
-  const result = await run([buf, "generate", "proto", "--template", "codegen/buf.gen.bootstrap.yaml", "-o", out]);
+  const result = await runNode([buf, "generate", "proto", "--template", "codegen/buf.gen.bootstrap.yaml", "-o", out]);
   expect(result.stderr).toBe("");
   const fresh = readFileSync(path.join(out, "codegen/gen/airlock/v1/options_pb.ts"), "utf8");
   const committed = readFileSync(path.join(root, "codegen/gen/airlock/v1/options_pb.ts"), "utf8");

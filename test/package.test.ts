@@ -4,12 +4,12 @@
 // airlock's options, `tsc --strict`, and a real call through a process pool (and a thread
 // pool). The projects install in parallel from npm's cache (--prefer-offline); each installs for
 // itself, as a user would, rather than sharing one node_modules.
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { eventually, hasExited } from "./support/proc.js";
 import { checkLeaksAfterEach } from "./support/leaks.js";
+import { run, type Run } from "./support/run.js";
 
 /** Tests run from dist/test: the repository is two levels up. */
 const root = path.resolve(__dirname, "../..");
@@ -17,11 +17,6 @@ const manifest = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8"
   devDependencies: Record<string, string>;
 };
 
-interface Run {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 /**
  * A user's shell: none of the npm_* variables that `npm test` exports, which would steer the
@@ -36,21 +31,10 @@ const userEnv = {
     .join(path.delimiter),
 };
 
-function run(command: string, args: readonly string[], cwd: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env: userEnv, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 /** Runs a step that must succeed; its output is in the error when it does not. */
 async function step(command: string, args: readonly string[], cwd: string): Promise<Run> {
-  const result = await run(command, args, cwd);
+  const result = await run(command, args, { cwd, env: userEnv });
   if (result.status !== 0) {
     throw new Error(`${command} ${args.join(" ")} (in ${cwd}) exited with ${result.status}:\n${result.stdout}\n${result.stderr}`);
   }
@@ -212,7 +196,7 @@ interface Reply {
 
 /** Runs the project's compiled main; returns what it printed once its pools' workers are gone. */
 async function call(project: Project): Promise<{ process: Reply; thread: Reply; maxAttempts: number }> {
-  const result = await timed(project.seconds, "call", () => run(process.execPath, ["dist/main.js"], project.dir));
+  const result = await timed(project.seconds, "call", () => run(process.execPath, ["dist/main.js"], { cwd: project.dir, env: userEnv }));
   expect(result.stderr).toBe("");
   expect(result.status).toBe(0);
   const replies = JSON.parse(result.stdout) as { process: Reply; thread: Reply; maxAttempts: number };
@@ -321,7 +305,7 @@ describe("the source build", () => {
     const project = projects.commonjs;
     const installed = path.join(project.dir, "node_modules/airlock/native");
     rmSync(path.join(installed, "prebuilds"), { recursive: true });
-    const failed = await run(process.execPath, ["dist/main.js"], project.dir);
+    const failed = await run(process.execPath, ["dist/main.js"], { cwd: project.dir, env: userEnv });
     expect(failed.status).not.toBe(0);
     expect(failed.stderr).toContain(`airlock's native addon has no prebuilt binary for this platform in ${installed} and was not built; build it from source with "npm rebuild airlock"`);
     await timed(project.seconds, "rebuild", () => step("npm", ["rebuild", "airlock"], project.dir));
