@@ -319,14 +319,5 @@ export function createCallCore<Cargo, Place>({ services, circuit, maxQueue }: Ca
     useCage(implementation: Cage<Cargo, Place>): void {
       cage = implementation;
     },
-    // Functions, not getters: V8 gives an object literal with a getter a dictionary of
-    // properties, and the cages read this object on every call.
-    /** Whether close() has begun. */
-    isClosed: (): boolean => closed,
-    /** Calls taken and not settled. */
-    liveCalls: (): number => live.size,
   };
 }
-
-/** The call core of a pool, as its cage sees it. */
-export type CallCore<Cargo, Place> = ReturnType<typeof createCallCore<Cargo, Place>>;
