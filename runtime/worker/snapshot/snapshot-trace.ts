@@ -17,9 +17,7 @@ const workerMain = path.join(__dirname, "..", "process-main.js");
 const fromDisk = new Set([workerMain, path.join(__dirname, "snapshot-install.js")]);
 // Last: compiles the codec in the snapshot, for the workers' first calls.
 const warmUp = path.join(__dirname, "snapshot-warm-up.js");
-// node-gyp-build too: process-main finds the native addon with it (os/native.ts), but requires
-// it only then, where the trace does not go; loaded from disk it cost a worker start ~5 ms.
-const packageEntries = ["../index.js", "@bufbuild/protobuf", "@bufbuild/protobuf/codegenv2", "@bufbuild/protobuf/wkt", "@bufbuild/protobuf/reflect", "@bufbuild/protobuf/wire", "node-gyp-build"];
+const packageEntries = ["../index.js", "@bufbuild/protobuf", "@bufbuild/protobuf/codegenv2", "@bufbuild/protobuf/wkt", "@bufbuild/protobuf/reflect", "@bufbuild/protobuf/wire"];
 
 type Loader = typeof Module & { _resolveFilename(request: string, parent: Module): string; _nodeModulePaths(dir: string): string[] };
 
