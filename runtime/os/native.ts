@@ -1,4 +1,5 @@
 import * as path from "node:path";
+import { workerEnv } from "../wire/worker-env.js";
 
 /** What the native addon (native/src) exports; kept in step with its `kAbiVersion`. */
 export interface NativeAddon {
@@ -30,19 +31,28 @@ const expectedAbiVersion = 3;
 // node-gyp-build, airlock's install script, builds from source when no binary loads.
 const rebuild = `build it from source with "npm rebuild airlock" (needs python3, make and a C++ compiler)`;
 let addon: NativeAddon | undefined;
+let addonFile: string | undefined;
 
-/** Loads the addon once (the prebuild shipped in the package, or a source build), or throws an error that says how to build it. */
-export function nativeAddon(): NativeAddon {
-  if (addon) return addon;
+/** The addon's file as node-gyp-build finds it (once per process); throws an error that says how to build it when there is none. */
+export function nativeAddonFile(): string {
+  if (addonFile) return addonFile;
   // This file is dist/runtime/os/native.js. Resolving "airlock/package.json" instead cost a
   // worker start 4-5 ms, in the package's own exports map.
   const dir = path.join(__dirname, "..", "..", "..", "native");
-  let file: string;
   try {
-    file = (require("node-gyp-build") as NodeGypBuild).resolve(dir);
+    addonFile = (require("node-gyp-build") as NodeGypBuild).resolve(dir);
   } catch (cause) {
     throw new Error(`airlock's native addon has no prebuilt binary for this platform in ${dir} and was not built; ${rebuild}`, { cause });
   }
+  return addonFile;
+}
+
+/** Loads the addon once (the file its pool's process found, in a worker; else nativeAddonFile()), or throws an error that says how to build it. */
+export function nativeAddon(): NativeAddon {
+  if (addon) return addon;
+  // A worker takes the parent's file: the same Node binary runs both, and looking for it again
+  // cost a worker start ~2 ms (node-gyp-build's failed require and directory reads).
+  const file = process.env[workerEnv.nativeAddon] || nativeAddonFile();
   let loaded: NativeAddon;
   try {
     loaded = require(file) as NativeAddon;

@@ -9,7 +9,7 @@ import { AirlockError, type ExitCause } from "../api/errors.js";
 import { createFrameReader, createFrameWriter, decodeJsonBody, FrameType, type Frame, type FrameWriter } from "../wire/frame.js";
 import { createStderrTail } from "./stderr-tail.js";
 import type { BlobOptions } from "../api/pool-options.js";
-import { nativeAddon } from "../os/native.js";
+import { nativeAddon, nativeAddonFile } from "../os/native.js";
 import { workerEnv, workerExitCodes } from "../wire/worker-env.js";
 import { snapshotArgs } from "../worker/snapshot/worker-snapshot.js";
 
@@ -93,6 +93,7 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
         [workerEnv.channelFd]: String(channelFd),
         [workerEnv.parentPid]: String(process.pid),
         [workerEnv.maxFrameBytes]: String(options.maxFrameBytes),
+        ...nativeAddonVariable(),
         ...(blobs && {
           [workerEnv.argumentArena]: `${argumentArenaFd}:${blobs.argumentArenaBytes}`,
           [workerEnv.resultArena]: `${resultArenaFd}:${blobs.resultArenaBytes}:${generation}`,
@@ -241,6 +242,16 @@ function killProcessGroup(pid: number): void {
     process.kill(-pid, "SIGKILL");
   } catch {
     // ESRCH: the group is empty.
+  }
+}
+
+// Without it, a worker looks for the addon itself, and reports what it does not find as a
+// failed start, as it always did.
+function nativeAddonVariable(): Record<string, string> {
+  try {
+    return { [workerEnv.nativeAddon]: nativeAddonFile() };
+  } catch {
+    return {};
   }
 }
 

@@ -12,6 +12,8 @@ export const workerEnv = {
   resultArena: "AIRLOCK_RESULT_ARENA",
   /** Bytes values at least this long go back to the parent as blobs. */
   blobThreshold: "AIRLOCK_BLOB_THRESHOLD",
+  /** The native addon's file, as the parent found it. */
+  nativeAddon: "AIRLOCK_NATIVE_ADDON",
 } as const;
 
 /** Exit codes by which a worker process tells its parent why it left. */
