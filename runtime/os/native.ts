@@ -1,5 +1,5 @@
 import * as path from "node:path";
-import { workerEnv } from "../wire/worker-env.js";
+import { workerEnv } from "./worker-env.js";
 
 /** What the native addon (native/src) exports; kept in step with its `kAbiVersion`. */
 export interface NativeAddon {

@@ -10,7 +10,7 @@ import { createFrameReader, createFrameWriter, decodeJsonBody, FrameType, type F
 import { createStderrTail } from "./stderr-tail.js";
 import type { BlobOptions } from "../api/pool-options.js";
 import { nativeAddon, nativeAddonFile } from "../os/native.js";
-import { workerEnv, workerExitCodes } from "../wire/worker-env.js";
+import { workerEnv, workerExitCodes } from "../os/worker-env.js";
 import { snapshotArgs } from "../worker/snapshot/worker-snapshot.js";
 
 

@@ -13,7 +13,7 @@ import { encodeFrame, FrameType, jsonBody } from "../wire/frame.js";
 import { nativeAddon } from "../os/native.js";
 import { openWorkerConnection } from "./process-connection.js";
 import { openWorkerBlobs } from "./worker-blobs.js";
-import { workerEnv, workerExitCodes } from "../wire/worker-env.js";
+import { workerEnv, workerExitCodes } from "../os/worker-env.js";
 
 function main(): void {
   const parentPid = Number(process.env[workerEnv.parentPid]);

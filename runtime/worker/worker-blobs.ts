@@ -4,7 +4,7 @@ import { putBlob, takeBlobs } from "../blobs/blob-fields.js";
 import { travelsAsBlob } from "../blobs/blob-hints.js";
 import { Arena, checkBounds, decodeBlobTable, encodeBlobTable, type BlobRef } from "../wire/blob-table.js";
 import { nativeAddon } from "../os/native.js";
-import { workerEnv } from "../wire/worker-env.js";
+import { workerEnv } from "../os/worker-env.js";
 
 const trimIntervalMs = 1000;
 
