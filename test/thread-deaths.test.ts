@@ -6,10 +6,13 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { Piscina, version as piscinaVersion } from "piscina";
 import { describeDeath, endedForAnotherCall } from "../runtime/thread/thread-deaths.js";
+import { eventually } from "./support/proc.js";
 
 const pinnedPiscina = "5.3.2";
 let dir: string;
 let piscina: Piscina;
+// Tasks the balancer has given a thread.
+let placed = 0;
 
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), "airlock-thread-deaths-"));
@@ -22,8 +25,19 @@ beforeAll(() => {
        return new Promise(() => {});
      };`,
   );
-  // One thread takes every task, as airlock's own balancer lets it (piscina's keeps an abortable task alone).
-  piscina = new Piscina({ filename: worker, minThreads: 1, maxThreads: 1, concurrentTasksPerWorker: 2, loadBalancer: (_task, threads) => threads[0] ?? null });
+  // One thread takes every task, as airlock's own balancer lets it (piscina's keeps an abortable
+  // task alone); not one that is going away after an earlier test's death.
+  piscina = new Piscina({
+    filename: worker,
+    minThreads: 1,
+    maxThreads: 1,
+    concurrentTasksPerWorker: 2,
+    loadBalancer: (_task, threads) => {
+      const live = threads.find((thread) => !thread.terminating && !thread.destroyed) ?? null;
+      if (live) placed += 1;
+      return live;
+    },
+  });
 });
 
 afterAll(async () => {
@@ -47,8 +61,10 @@ test("a thread killed by an uncaught exception fails its task with the exception
 
 test("a thread the pool ends for one task fails the other tasks on it as ended for another call", async () => {
   const abort = new AbortController();
+  const before = placed;
   const victim = piscina.run({ how: "hang" }, { signal: abort.signal }).catch((e: unknown) => e);
   const bystander = piscina.run({ how: "hang" }).catch((e: unknown) => e);
+  expect(await eventually(() => placed === before + 2, 10_000)).toBe(true);
   await new Promise((resolve) => setTimeout(resolve, 100));
   abort.abort();
   expect(endedForAnotherCall((await victim) as Error)).toBe(false);
