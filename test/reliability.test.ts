@@ -8,7 +8,7 @@ import type { TestServiceClient } from "./gen/airlock/test/v1/test_airlock.js";
 import { workerPath } from "./support/crashy.js";
 import { delay, rejection } from "./support/expect.js";
 import { startTestPool } from "./support/test-pool.js";
-import { checkLeaksAfterEach, eventually, hasExited, processesWithEnv } from "./support/leaks.js";
+import { checkLeaksAfterEach, describeProcess, eventually, hasExited, processesWithEnv } from "./support/leaks.js";
 import { residentBytes } from "../runtime/process/proc.js";
 
 const crashPath = "/airlock.test.v1.TestService/Crash";
@@ -96,7 +96,9 @@ describe("processes a worker starts do not outlive it", () => {
     await exited;
     // Gone within milliseconds on an idle machine; under CI's load (two test files at once, one
     // of them running npm and tsc) seeing it through /proc took up to 1.6 s.
-    expect(await eventually(() => processesWithEnv("AIRLOCK_TEST_RUN", mark).length === 0, 3000)).toBe(true);
+    await eventually(() => processesWithEnv("AIRLOCK_TEST_RUN", mark).length === 0, 3000);
+    // Named in the failure: which process outlived the parent, what it runs, in what state.
+    expect(processesWithEnv("AIRLOCK_TEST_RUN", mark).map(describeProcess)).toEqual([]);
   });
 });
 

@@ -6,7 +6,7 @@ import { randomInt } from "node:crypto";
 import { createArenaFd, openReadableArena, type ReadableArena } from "../blobs/blob-arena.js";
 import { Code } from "../api/code.js";
 import { AirlockError, type ExitCause } from "../api/errors.js";
-import { createFrameReader, createFrameWriter, decodeJsonBody, FrameType, type Frame, type FrameWriter } from "../wire/frame.js";
+import { createFrameReader, createFrameWriter, decodeJsonBody, encodeFrame, FrameType, type Frame, type FrameWriter } from "../wire/frame.js";
 import { createStderrTail } from "./stderr-tail.js";
 import type { BlobOptions } from "../api/pool-options.js";
 import { nativeAddon, nativeAddonFile } from "../os/native.js";
@@ -133,7 +133,7 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
       child.kill(signal);
     },
     end() {
-      socket.end();
+      socket.end(encodeFrame(FrameType.Leave, 0));
     },
     exited: false,
     results,

@@ -35,12 +35,17 @@ export const FrameType = {
   Pong: 8,
   /** The parent has copied a reply's blobs: the worker may reuse their result arena space. */
   Release: 9,
+  /**
+   * The parent asks the worker to leave; the end of the channel follows. A channel that ends
+   * without it means the parent is gone, and the worker takes down what it started.
+   */
+  Leave: 10,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
 const headerSize = 16;
 const sizeFieldSize = 4;
-const maxFrameType = FrameType.Release;
+const maxFrameType = FrameType.Leave;
 
 /** Bits of the header's flags byte. */
 export const FrameFlag = {

@@ -23,6 +23,8 @@ interface WorkerConnection extends WorkerHost, Outcome {
   readonly routesByNumber: (ServedRoute | undefined)[];
   readonly writer: FrameWriter;
   readonly blobs: WorkerBlobs | undefined;
+  /** The parent sent Leave: the end of the channel that follows is the pool's doing, not its death. */
+  leaveAsked: boolean;
 }
 
 /** Opens the worker end of the control channel on `socket` and installs it as serve()'s host; used by process-main only. */
@@ -35,6 +37,7 @@ export function openWorkerConnection(socket: Socket, maxFrameBytes: number, blob
     routesByNumber: [],
     writer: createFrameWriter(socket),
     blobs,
+    leaveAsked: false,
     served() {
       conn.routesByNumber.length = 0;
       if (readyScheduled) return;
@@ -85,6 +88,8 @@ function onFrame(conn: WorkerConnection, frame: Frame): void {
     conn.writer.frame(FrameType.Pong, frame.id);
   } else if (frame.type === FrameType.Release) {
     conn.blobs?.release(frame.id);
+  } else if (frame.type === FrameType.Leave) {
+    conn.leaveAsked = true;
   }
 }
 

@@ -22,16 +22,22 @@ function main(): void {
   nativeAddon().killGroupOnParentDeath(parentPid);
 
   const socket = new Socket({ fd: Number(process.env[workerEnv.channelFd]), readable: true, writable: true });
-  // The parent closing the channel means it is gone or done with us, unless this side closed
-  // it first (a library closing descriptors) and the parent only answered: that is no clean exit.
+  const connection = openWorkerConnection(socket, Number(process.env[workerEnv.maxFrameBytes]), openWorkerBlobs(process.env));
+  // The end of the channel: the pool asked us to leave (Leave came first), or this side closed
+  // it (a library closing descriptors) and the parent only answered, which is no clean exit, or
+  // the parent died. The parent's death closes the channel before the kernel sends the
+  // parent-death signal, so a worker that left by itself here would leave the processes it
+  // started behind: it takes its whole group down instead, as that signal would.
   const leave = () => {
-    if (!socket.writableEnded) process.exit(0);
-    process.stderr.write(`airlock worker ${process.pid}: its control channel was closed from inside the worker\n`);
-    process.exit(workerExitCodes.channelClosedInside);
+    if (socket.writableEnded) {
+      process.stderr.write(`airlock worker ${process.pid}: its control channel was closed from inside the worker\n`);
+      process.exit(workerExitCodes.channelClosedInside);
+    }
+    if (connection.leaveAsked) process.exit(0);
+    process.kill(-process.pid, "SIGKILL");
   };
   socket.on("end", leave);
   socket.on("error", leave);
-  openWorkerConnection(socket, Number(process.env[workerEnv.maxFrameBytes]), openWorkerBlobs(process.env));
 
   const modulePath = process.argv[2];
   if (!modulePath) {

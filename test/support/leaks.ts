@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { channelFds, childPids, eventually, poolDescendants, threadCount } from "./proc.js";
 
-export { channelFds, childPids, eventually, hasExited, isAlive, poolDescendants, processesWithEnv } from "./proc.js";
+export { channelFds, childPids, describeProcess, eventually, hasExited, isAlive, poolDescendants, processesWithEnv } from "./proc.js";
 
 /**
  * Makes every test in the file prove that it left no child process (nor any process a worker

@@ -46,6 +46,18 @@ export function processesWithEnv(name: string, value: string): number[] {
   return found;
 }
 
+/** A process in words, for a failure message: pid, state, parent, process group and command line. */
+export function describeProcess(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    const [state, ppid, pgid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const command = readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0").join(" ").trim();
+    return `${pid} ${state} ppid ${ppid} pgid ${pgid}: ${command}`;
+  } catch {
+    return `${pid} (gone)`;
+  }
+}
+
 /** What this process's socket, pipe and memfd descriptors point to: the kinds a pool creates. */
 export function channelFds(): string[] {
   const kinds: string[] = [];
