@@ -211,8 +211,10 @@ export function createCallCore<Cargo, Place>({ services, circuit, maxQueue }: Ca
   /** The running attempt failed with `failure` (the handler's error, a bad answer, or its worker's crash with `crash`): retry it, or settle. */
   function failed(call: PoolCall<Cargo, Place>, failure: AirlockError, crash?: CrashFacts): void {
     attemptEnded(call);
-    call.suspect = false;
+    // A worker that answered was not brought down by the call; one that crashed alone under it
+    // leaves it a suspect, so that its retry runs alone again and spares the calls beside it.
     if (crash) call.crashes = [...call.crashes, crash];
+    else call.suspect = false;
     const step = nextStep(
       { method: call.method.path, policy: call.policy, charged: call.charged, crashes: call.crashes, deadline: call.deadline },
       failure,
