@@ -96,6 +96,8 @@ const rssCheckIntervalMs = 50;
 // While calls run under memoryLimitBytes, every busy worker's resident memory is read this
 // often: a worker faults in at most about 10 MiB in that time here (4.4 µs per fresh page).
 const memoryWatchIntervalMs = 10;
+// A call frame gives its method path a u16 length.
+const maxPathBytes = 0xffff;
 
 /** Starts the worker processes and resolves once all are ready; rejects with WORKER_START_FAILED if one cannot start. */
 export async function createProcessPool(options: PoolOptions): Promise<Pool> {
@@ -485,6 +487,9 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
 
   // A request the worker's frame reader would refuse is refused here, before it costs a worker.
   function refuse(method: MethodDefinition, cargo: Cargo): AirlockError | undefined {
+    // Checked against the longest path a frame can carry first: the exact size needs the
+    // method's encoded path, a Map lookup the call would pay on every call.
+    if (callFrameSize(maxPathBytes, cargo.bytes.length, cargo.blobTable) <= spawnOptions.maxFrameBytes) return undefined;
     const size = callFrameSize(methodName(method).path.length, cargo.bytes.length, cargo.blobTable);
     if (size <= spawnOptions.maxFrameBytes) return undefined;
     freeLeasesOf(cargo.leases);
