@@ -79,6 +79,20 @@ export class Circuit {
     return this.#state === "closed";
   }
 
+  /**
+   * Counts a worker that failed to start: the circuit opens with the start's own error when the
+   * failure is `fatal` (it would fail again) or past the restart intensity. Returns whether the
+   * pool should try another start.
+   */
+  startFailed(error: AirlockError, fatal: boolean): boolean {
+    if (this.#disposed) return false;
+    if (fatal || this.restarts.record(Date.now())) {
+      this.open(error);
+      return false;
+    }
+    return true;
+  }
+
   /** Opens the circuit with `error` (again, if open: its cool-down starts over). */
   open(error: AirlockError): void {
     if (!this.#transition(["closed", "open", "half-open"], "open")) return;

@@ -184,8 +184,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     const moduleThrew = error.details.remoteStack !== undefined;
     const killedFromOutside = error.details.signal === "SIGKILL";
     if (!killedFromOutside) failedStarts += 1;
-    if (moduleThrew || failedStarts >= maxFailedStartsInARow || restarts.record(Date.now())) circuit.open(error);
-    else replenish("restart");
+    if (circuit.startFailed(error, moduleThrew || failedStarts >= maxFailedStartsInARow)) replenish("restart");
   }
 
   function onReady(slot: Slot): void {
