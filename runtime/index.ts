@@ -18,8 +18,3 @@ export type { BlobOptions, Isolation, MethodOverrides, Pool, PoolOptions, PoolSt
 export type { PoolEvent, PoolEventListener } from "./api/events.js";
 export { defaultRetryPolicy } from "./policy/retry.js";
 export { serve } from "./api/serve.js";
-export { airlockErrorFrom, createAirlockTransport, createPoolServer, createRemoteChannel, serviceDefinitionOf } from "./create-remote.js";
-export type { AirlockTransportOptions } from "./remote/transport.js";
-export type { PoolServer, PoolServerOptions, PoolServerTls } from "./remote/pool-server.js";
-export type { RemoteChannel, RemoteChannelOptions } from "./remote/remote-channel.js";
-export type { PeerCredentials } from "./remote/peer-credentials.js";

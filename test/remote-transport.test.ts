@@ -1,8 +1,8 @@
 // The Connect transport over a local pool: connect-es's own createClient with protoc-gen-es's
 // descriptors alone (test_pb, not test_airlock), airlock's options read from them at run time.
 import { Code as ConnectCode, ConnectError, createClient, createContextKey, createContextValues, type Client, type Interceptor } from "@connectrpc/connect";
-import { AirlockError, airlockErrorFrom, Code, createAirlockTransport, createPool, serviceDefinitionOf, type Pool } from "airlock";
-import { ErrorDetailSchema } from "../codegen/gen/airlock/v1/error_detail_pb.js";
+import { AirlockError, Code, createPool, type Pool } from "airlock";
+import { airlockErrorFrom, createAirlockTransport, ErrorDetailSchema, serviceDefinitionOf } from "airlock/remote";
 import { TestServiceDefinition } from "./gen/airlock/test/v1/test_airlock.js";
 import { DocumentServiceDefinition } from "./gen/airlock/test/v1/features_airlock.js";
 import { DocumentService } from "./gen/airlock/test/v1/features_pb.js";
