@@ -80,8 +80,10 @@ export class PoolHealth {
 
   /** Turns NOT_SERVING for good, so that load balancers move away before the server closes. */
   drain(): void {
-    this.set(() => (this.draining = true));
+    this.draining = true;
     this.unsubscribe();
+    // Wakes every watch, which then sends NOT_SERVING (if it had not) and ends.
+    this.changed.dispatchEvent(new Event("change"));
   }
 
   /** Registers grpc.health.v1.Health on `router`. */

@@ -47,6 +47,8 @@ export interface PoolServerOptions {
   readonly maxReplyBytes?: number;
   /** Run around every call (health checks included), as connect's router runs them. */
   readonly interceptors?: Interceptor[];
+  /** An HTTP/2 connection with no call open and no traffic for this long is closed. Default 60 000 ms. */
+  readonly idleTimeoutMs?: number;
 }
 
 /** Where a pool server listens, and how to stop it. */
@@ -75,6 +77,7 @@ const http2Preface = "PRI";
 const defaultMaxMessageBytes = 4 * 1024 * 1024;
 /** A connection that has not sent its first bytes by then is dropped. */
 const firstBytesTimeoutMs = 10_000;
+const defaultIdleTimeoutMs = 60_000;
 
 /**
  * Serves `pool` over HTTP/2 with connect-node, so that gRPC, gRPC-Web and Connect clients
@@ -95,11 +98,10 @@ export async function createPoolServer(options: PoolServerOptions): Promise<Pool
   const definitions = options.services.map(definitionOf);
   const health = new PoolHealth(pool, definitions.map((definition) => definition.typeName));
   const shutdown = new AbortController();
-  const calls = new CallCounter();
 
   const handler = connectNodeAdapter({
     routes: (router) => {
-      for (const definition of definitions) registerService(router, definition, pool, calls);
+      for (const definition of definitions) registerService(router, definition, pool);
       health.register(router);
     },
     readMaxBytes: options.maxRequestBytes ?? defaultMaxMessageBytes,
@@ -109,8 +111,17 @@ export async function createPoolServer(options: PoolServerOptions): Promise<Pool
     contextValues: (request) => createContextValues().set(peerCredentialsKey, peerOfRequest(request)),
     ...(policy ? { requestGate: (context: HandlerContext) => refuseUnauthorized(context, policy) } : {}),
   });
+  // HTTP/1.1 connections with a request in flight, so that a close ends the idle ones at once and the others after their response.
+  const h1Busy = new Map<net.Socket, number>();
+  let draining = false;
   const listener = (request: http.IncomingMessage | http2.Http2ServerRequest, response: http.ServerResponse | http2.Http2ServerResponse) => {
     if (policy && !isAllowed(peerOfRequest(request), policy)) closeAfter(request, response);
+    if (!("stream" in request)) {
+      const socket = request.socket;
+      h1Busy.set(socket, (h1Busy.get(socket) ?? 0) + 1);
+      response.once("close", () => h1Busy.set(socket, h1Busy.get(socket)! - 1));
+      if (draining) (response as http.ServerResponse).shouldKeepAlive = false;
+    }
     handler(request, response);
   };
 
@@ -120,20 +131,43 @@ export async function createPoolServer(options: PoolServerOptions): Promise<Pool
   const h2 = options.tls
     ? http2.createSecureServer({ cert: options.tls.cert, key: options.tls.key, allowHTTP1: true, ...(options.tls.ca ? { ca: options.tls.ca, requestCert: true } : {}) }, listener)
     : http2.createServer(listener);
+  const openStreams = new WeakMap<http2.Http2Session, number>();
   h2.on("session", (session) => {
     sessions.add(session);
+    openStreams.set(session, 0);
     session.once("close", () => sessions.delete(session));
     // A session's errors (a peer's malformed frames) end that session, never the server.
     session.on("error", () => undefined);
+    // After a protocol error node answers GOAWAY but leaves the connection open to a peer that
+    // may never close it; Node's own session timeout would also cut calls that are merely long.
+    session.setTimeout(options.idleTimeoutMs ?? defaultIdleTimeoutMs, () => {
+      if (openStreams.get(session) === 0) session.destroy();
+    });
+  });
+  h2.on("stream", (stream) => {
+    const session = stream.session!;
+    openStreams.set(session, openStreams.get(session)! + 1);
+    stream.once("close", () => openStreams.set(session, openStreams.get(session)! - 1));
   });
   h2.on("sessionError", () => undefined);
 
   // TLS negotiates HTTP/2 or HTTP/1.1 by ALPN. In cleartext, where HTTP/2 needs "prior
   // knowledge", the first bytes tell: HTTP/2 opens with "PRI * HTTP/2.0", HTTP/1.1 with a method.
-  const server: net.Server = options.tls ? h2 : net.createServer((socket) => routeByFirstBytes(socket, h1, h2));
+  // Sockets handed to HTTP/1.1 or HTTP/2; the others have not sent their first bytes yet.
+  const routed = new WeakSet<net.Socket>();
+  const server: net.Server = options.tls ? h2 : net.createServer((socket) =>
+        routeByFirstBytes(socket, h1, h2, (to) => {
+          routed.add(socket);
+          if (to === h1) h1Busy.set(socket, 0);
+        }),
+      );
   server.on("connection", (socket: net.Socket) => {
     connections.add(socket);
-    socket.once("close", () => connections.delete(socket));
+    if (options.tls) routed.add(socket);
+    socket.once("close", () => {
+      connections.delete(socket);
+      h1Busy.delete(socket);
+    });
     if (policy) (socket as unknown as Record<symbol, unknown>)[peerOfSocket] = peerCredentialsOf(socket);
   });
 
@@ -156,16 +190,20 @@ export async function createPoolServer(options: PoolServerOptions): Promise<Pool
 
   let closing: Promise<void> | undefined;
   const close = async (timeoutMs: number) => {
+    draining = true;
     health.drain();
     const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+    // HTTP/2 clients get GOAWAY, and each session ends once its streams are done; an HTTP/1.1
+    // connection ends after the response it is writing, or now if it has none.
     for (const session of sessions) session.close();
-    h1.closeIdleConnections();
-    const drained = await calls.idle(timeoutMs);
-    if (!drained) shutdown.abort(new ConnectError("the server is shutting down", ConnectCode.Unavailable));
-    // Cancelled calls answer within a tick; then nothing is left to wait for.
-    await calls.idle(1000);
-    for (const socket of connections) socket.destroy();
-    await stopped;
+    for (const socket of connections) if (!routed.has(socket) || h1Busy.get(socket) === 0) socket.destroy();
+    if (!(await within(stopped, timeoutMs))) {
+      shutdown.abort(new ConnectError("the server is shutting down", ConnectCode.Unavailable));
+      // Cancelled calls answer UNAVAILABLE at once; a connection that is still open then has a peer that does not read.
+      await within(stopped, 1000);
+      for (const socket of connections) socket.destroy();
+      await stopped;
+    }
     if (options.socket !== undefined && isSocket(options.socket)) unlinkSync(options.socket);
   };
   return {
@@ -184,7 +222,7 @@ function definitionOf(service: DescService | ServiceDefinition): ServiceDefiniti
 }
 
 /** Registers each unary method of `definition` as a call to the pool; streaming ones answer UNIMPLEMENTED, as connect answers a method left out. */
-function registerService(router: ConnectRouter, definition: ServiceDefinition, pool: Pool, calls: CallCounter): void {
+function registerService(router: ConnectRouter, definition: ServiceDefinition, pool: Pool): void {
   const methods = Object.values(definition.methods).filter((method) => method.kind === "unary");
   const service = methods.find((method) => method.desc)?.desc?.parent;
   if (!service) {
@@ -193,13 +231,12 @@ function registerService(router: ConnectRouter, definition: ServiceDefinition, p
   }
   const implementation: Record<string, (request: never, context: HandlerContext) => Promise<unknown>> = {};
   for (const method of methods) {
-    implementation[method.desc!.localName] = (request, context) => callPool(pool, method, request, context, calls);
+    implementation[method.desc!.localName] = (request, context) => callPool(pool, method, request, context);
   }
   router.service(service, implementation as never);
 }
 
-async function callPool(pool: Pool, method: MethodDefinition, request: never, context: HandlerContext, calls: CallCounter): Promise<unknown> {
-  calls.start();
+async function callPool(pool: Pool, method: MethodDefinition, request: never, context: HandlerContext): Promise<unknown> {
   try {
     const retry = retryOf(context.requestHeader.get(retryHeader));
     return await pool.call(method, request, { signal: context.signal, timeoutMs: context.timeoutMs(), ...(retry !== undefined ? { retry } : {}) });
@@ -207,8 +244,6 @@ async function callPool(pool: Pool, method: MethodDefinition, request: never, co
     // The signal also aborts on shutdown, with the reason the server gave.
     const reason = context.signal.aborted ? context.signal.reason : undefined;
     throw reason instanceof ConnectError ? reason : toConnectError(error);
-  } finally {
-    calls.end();
   }
 }
 
@@ -245,7 +280,7 @@ function closeAfter(request: http.IncomingMessage | http2.Http2ServerRequest, re
   }
 }
 
-function routeByFirstBytes(socket: net.Socket, h1: http.Server, h2: http2.Http2Server): void {
+function routeByFirstBytes(socket: net.Socket, h1: http.Server, h2: http2.Http2Server, routed: (to: http.Server | http2.Http2Server) => void): void {
   socket.on("error", () => socket.destroy());
   const timer = setTimeout(() => socket.destroy(), firstBytesTimeoutMs);
   const onReadable = () => {
@@ -254,7 +289,9 @@ function routeByFirstBytes(socket: net.Socket, h1: http.Server, h2: http2.Http2S
     clearTimeout(timer);
     socket.off("readable", onReadable);
     socket.unshift(head);
-    (head.toString("latin1") === http2Preface ? h2 : h1).emit("connection", socket);
+    const to = head.toString("latin1") === http2Preface ? h2 : h1;
+    routed(to);
+    to.emit("connection", socket);
   };
   socket.on("readable", onReadable);
   socket.once("close", () => clearTimeout(timer));
@@ -287,33 +324,9 @@ function hostForUrl(host: string): string {
   return net.isIPv6(host) ? `[${host}]` : host;
 }
 
-/** Counts the calls in flight, so that a close can wait for them. */
-class CallCounter {
-  private running = 0;
-  private waiters: (() => void)[] = [];
-
-  start(): void {
-    this.running += 1;
-  }
-
-  end(): void {
-    this.running -= 1;
-    if (this.running === 0) for (const wake of this.waiters.splice(0)) wake();
-  }
-
-  /** Resolves true once no call is in flight, or false after `timeoutMs`. */
-  idle(timeoutMs: number): Promise<boolean> {
-    if (this.running === 0) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((waiter) => waiter !== wake);
-        resolve(false);
-      }, timeoutMs);
-      this.waiters.push(wake);
-    });
-  }
+/** Whether `promise` settles within `ms`. */
+function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, ms, false)));
+  return Promise.race([promise.then(() => true), late]).finally(() => clearTimeout(timer));
 }

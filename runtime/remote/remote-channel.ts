@@ -1,10 +1,11 @@
 import type { DescMessage, DescMethodUnary, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
-import type { Interceptor, Transport } from "@connectrpc/connect";
+import { Code as ConnectCode, ConnectError, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import * as net from "node:net";
 import { Code } from "../api/code.js";
 import type { CallOptions, Channel, MethodDefinition } from "../api/definition.js";
 import { AirlockError } from "../api/errors.js";
+import { ErrorDetailSchema } from "../../codegen/gen/airlock/v1/error_detail_pb.js";
 import { fromConnectError } from "./error-mapping.js";
 
 /** Where a remote pool is and how to reach it. */
@@ -74,9 +75,22 @@ async function callRemote<I extends DescMessage, O extends DescMessage>(
     const response = await transport.unary(desc, options?.signal, timeoutMs === undefined || timeoutMs > maxTimerMs ? undefined : timeoutMs, header, request);
     return response.message;
   } catch (error) {
-    const failure = fromConnectError(error);
+    const failure = fromConnectError(unreachable(error) ? new ConnectError("the server cannot be reached", ConnectCode.Unavailable, undefined, undefined, error) : error);
     return Promise.reject(failure.details.method ? failure : new AirlockError(failure.code, failure.rawMessage, { ...failure.details, method: method.path }, { cause: failure.cause }));
   }
+}
+
+// connect-node maps some of these to UNAVAILABLE, but not all (a missing socket file), nor when the
+// session manager wrapped them into a message.
+const unreachableCodes = /\b(ECONNREFUSED|ECONNRESET|ENOENT|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EACCES)\b/;
+
+/** Whether the call failed because no server could be reached at the address, as opposed to the server answering an error. */
+function unreachable(error: unknown): boolean {
+  if (!(error instanceof ConnectError) || error.code !== ConnectCode.Internal || error.findDetails(ErrorDetailSchema).length > 0) return false;
+  for (let cause: unknown = error; cause instanceof Error; cause = cause.cause) {
+    if (unreachableCodes.test(String((cause as { code?: unknown }).code)) || unreachableCodes.test(cause.message)) return true;
+  }
+  return false;
 }
 
 function connectionOf(options: RemoteChannelOptions): { baseUrl: string; sessionOptions: import("node:http2").SecureClientSessionOptions } {
