@@ -11,6 +11,8 @@ export interface ServeOptions {
   /** Unix socket path. */
   readonly socket?: string;
   readonly workers?: number;
+  /** Calls one worker runs at once (the pool's `concurrency`). */
+  readonly concurrency?: number;
   readonly isolation: "process" | "thread";
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
   readonly allowUids: readonly number[];
@@ -33,6 +35,8 @@ Options:
   --listen HOST:PORT        listen on TCP (port 0: any free port, printed when listening)
   --socket PATH             listen on a Unix socket; callers are authorized by peer credentials
   --workers N               workers serving calls (default: the number of CPUs)
+  --concurrency N           calls one worker runs at once (default 1, the safe choice for
+                            native code; more for code that waits, such as I/O)
   --isolation I             process or thread (default: process)
   --tls-cert FILE           PEM certificate: serve TCP over TLS (with --tls-key)
   --tls-key FILE            PEM private key
@@ -54,6 +58,7 @@ export function parseServeArgs(args: readonly string[], cwd: string): ServeOptio
         listen: { type: "string" },
         socket: { type: "string" },
         workers: { type: "string" },
+        concurrency: { type: "string" },
         isolation: { type: "string", default: "process" },
         "tls-cert": { type: "string" },
         "tls-key": { type: "string" },
@@ -83,6 +88,7 @@ export function parseServeArgs(args: readonly string[], cwd: string): ServeOptio
     ...(values.listen !== undefined ? { listen: hostPort(values.listen) } : {}),
     ...(values.socket !== undefined ? { socket: resolve(cwd, values.socket) } : {}),
     ...(values.workers !== undefined ? { workers: integer("--workers", values.workers, 1) } : {}),
+    ...(values.concurrency !== undefined ? { concurrency: integer("--concurrency", values.concurrency, 1) } : {}),
     isolation,
     ...(values["tls-cert"] !== undefined ? { tls: { certFile: resolve(cwd, values["tls-cert"]), keyFile: resolve(cwd, values["tls-key"]!) } } : {}),
     allowUids: ids("--allow-uid", values["allow-uid"]),

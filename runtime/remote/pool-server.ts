@@ -1,6 +1,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { Code as ConnectCode, ConnectError, createContextKey, createContextValues, type ConnectRouter, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { setMaxListeners } from "node:events";
 import { existsSync, chmodSync, lstatSync, unlinkSync } from "node:fs";
 import * as http from "node:http";
 import * as http2 from "node:http2";
@@ -98,6 +99,8 @@ export async function createPoolServer(options: PoolServerOptions): Promise<Pool
   const definitions = options.services.map(definitionOf);
   const health = new PoolHealth(pool, definitions.map((definition) => definition.typeName));
   const shutdown = new AbortController();
+  // Every call in flight listens to it (connect links it to each call's signal).
+  setMaxListeners(0, shutdown.signal);
 
   const handler = connectNodeAdapter({
     routes: (router) => {
@@ -163,6 +166,8 @@ export async function createPoolServer(options: PoolServerOptions): Promise<Pool
       );
   server.on("connection", (socket: net.Socket) => {
     connections.add(socket);
+    // Small frames each way: Nagle's algorithm would hold each reply for the peer's delayed ACK (40 ms).
+    socket.setNoDelay(true);
     if (options.tls) routed.add(socket);
     socket.once("close", () => {
       connections.delete(socket);

@@ -10,7 +10,12 @@ import { servicesOfWorker } from "./worker-services.js";
  */
 export async function serveCommand(options: ServeOptions, out: NodeJS.WritableStream = process.stdout): Promise<number> {
   const services = await servicesOfWorker(options.worker);
-  const pool = await createPool({ worker: options.worker, isolation: options.isolation, ...(options.workers !== undefined ? { workers: options.workers } : {}) });
+  const pool = await createPool({
+    worker: options.worker,
+    isolation: options.isolation,
+    ...(options.workers !== undefined ? { workers: options.workers } : {}),
+    ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+  });
   let server;
   try {
     server = await createPoolServer({

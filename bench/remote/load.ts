@@ -1,0 +1,107 @@
+// `npm run load:remote [-- --seconds 10 --callers 64]`: `airlock serve` with 2 worker processes
+// on 127.0.0.1, called by 64 grpc-js callers at once (over 4 connections) for 10 s. Every reply
+// is checked against its request (each carries its caller and sequence number), no call may be
+// lost or fail, and the server process's resident memory, sampled every 250 ms, must stay flat.
+// The suite runs it for 1.5 s (test/remote-load.test.ts).
+import { parseArgs } from "node:util";
+import * as grpc from "@grpc/grpc-js";
+import { EchoClient, grpcEcho, rssBytes, startAirlockServe } from "./served.js";
+
+/** What one load run saw. */
+export interface LoadResult {
+  readonly seconds: number;
+  readonly callers: number;
+  /** Calls sent, and calls answered with exactly their own bytes. */
+  readonly sent: number;
+  readonly correct: number;
+  /** Calls that failed or came back wrong, with the first few reasons. */
+  readonly failed: number;
+  readonly failures: readonly string[];
+  /** The server process's resident memory: after warm-up (the first fifth), and the highest of the last third. */
+  readonly rssAfterWarmUpBytes: number;
+  readonly rssEndMaxBytes: number;
+  readonly rssSamples: number;
+}
+
+/** How much the server's memory may grow from warm-up to the end and still count as flat. */
+export const flatRss = { ratio: 1.25, slackBytes: 16 * 1024 * 1024 };
+
+/** Whether a run passed: nothing lost or wrong, and memory flat. */
+export function loadPassed(result: LoadResult): boolean {
+  return result.failed === 0 && result.correct === result.sent && result.rssEndMaxBytes <= result.rssAfterWarmUpBytes * flatRss.ratio + flatRss.slackBytes;
+}
+
+/** Runs the load for `seconds` with `callers` callers against a fresh `airlock serve` with 2 workers. */
+export async function runLoad({ seconds = 10, callers = 64, connections = 4 } = {}): Promise<LoadResult> {
+  const server = await startAirlockServe(2);
+  const clients = Array.from({ length: connections }, (_, i) => new EchoClient(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1, "grpc.channel_id": i } as grpc.ChannelOptions));
+  const rss: number[] = [];
+  const sampler = setInterval(() => {
+    const bytes = rssBytes(server.child.pid!);
+    if (bytes !== undefined) rss.push(bytes);
+  }, 250);
+  let sent = 0;
+  let correct = 0;
+  const failures: string[] = [];
+  let failed = 0;
+  const end = performance.now() + seconds * 1000;
+  const caller = async (id: number) => {
+    const client = clients[id % clients.length]!;
+    for (let seq = 0; performance.now() < end; seq++) {
+      const data = Buffer.from(`caller ${id} call ${seq} ${"x".repeat(id % 32)}`);
+      sent += 1;
+      try {
+        const reply = await grpcEcho(client, data, 10_000);
+        if (Buffer.from(reply.data).equals(data)) correct += 1;
+        else throw new Error(`caller ${id} call ${seq}: the reply held other bytes`);
+      } catch (error) {
+        failed += 1;
+        if (failures.length < 5) failures.push((error as Error).message);
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: callers }, (_, id) => caller(id)));
+  } finally {
+    clearInterval(sampler);
+    for (const client of clients) client.close();
+    await server.stop();
+  }
+  const afterWarmUp = rss.slice(Math.floor(rss.length / 5));
+  return {
+    seconds,
+    callers,
+    sent,
+    correct,
+    failed,
+    failures,
+    rssAfterWarmUpBytes: afterWarmUp[0] ?? 0,
+    rssEndMaxBytes: Math.max(...afterWarmUp.slice(-Math.max(1, Math.floor(afterWarmUp.length / 3)))),
+    rssSamples: rss.length,
+  };
+}
+
+/** The report's lines. */
+export function describeLoad(result: LoadResult): string {
+  const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+  return [
+    `${result.callers} grpc-js callers for ${result.seconds} s against airlock serve (2 workers): ${result.sent} calls, ${(result.sent / result.seconds).toFixed(0)} calls/s`,
+    `  answered correctly: ${result.correct}; failed or wrong: ${result.failed}${result.failures.length ? ` (${result.failures.join("; ")})` : ""}`,
+    `  server RSS: ${mib(result.rssAfterWarmUpBytes)} after warm-up, at most ${mib(result.rssEndMaxBytes)} in the last third (${result.rssSamples} samples; flat: at most ${flatRss.ratio}x + ${mib(flatRss.slackBytes)})`,
+    `${loadPassed(result) ? "PASS" : "FAIL"}  no call lost, every reply right, server RSS flat`,
+  ].join("\n");
+}
+
+if (require.main === module) {
+  const { values } = parseArgs({ options: { seconds: { type: "string", default: "10" }, callers: { type: "string", default: "64" } } });
+  runLoad({ seconds: Number(values.seconds), callers: Number(values.callers) }).then(
+    (result) => {
+      console.log(describeLoad(result));
+      process.exitCode = loadPassed(result) ? 0 : 1;
+    },
+    (error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+    },
+  );
+}
