@@ -244,7 +244,10 @@ function registerService(router: ConnectRouter, definition: ServiceDefinition, p
 async function callPool(pool: Pool, method: MethodDefinition, request: never, context: HandlerContext): Promise<unknown> {
   try {
     const retry = retryOf(context.requestHeader.get(retryHeader));
-    return await pool.call(method, request, { signal: context.signal, timeoutMs: context.timeoutMs(), ...(retry !== undefined ? { retry } : {}) });
+    // The time left may have run out (below 0) on the way here: the pool answers DEADLINE_EXCEEDED to 0.
+    const timeLeft = context.timeoutMs();
+    const timeoutMs = timeLeft === undefined ? undefined : Math.max(0, timeLeft);
+    return await pool.call(method, request, { signal: context.signal, timeoutMs, ...(retry !== undefined ? { retry } : {}) });
   } catch (error) {
     // The signal also aborts on shutdown, with the reason the server gave.
     const reason = context.signal.aborted ? context.signal.reason : undefined;
