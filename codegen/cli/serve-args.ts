@@ -1,6 +1,5 @@
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
-import { UsageError } from "./usage-error.js";
+import { parseFlags, UsageError } from "./usage-error.js";
 
 /** What `airlock serve` was asked to do, with paths made absolute. */
 export interface ServeOptions {
@@ -49,31 +48,21 @@ Options:
 
 /** Parses the arguments that follow `airlock serve`; paths are resolved against `cwd`. */
 export function parseServeArgs(args: readonly string[], cwd: string): ServeOptions | "help" {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...args],
-      options: {
-        worker: { type: "string" },
-        listen: { type: "string" },
-        socket: { type: "string" },
-        workers: { type: "string" },
-        concurrency: { type: "string" },
-        isolation: { type: "string", default: "process" },
-        "tls-cert": { type: "string" },
-        "tls-key": { type: "string" },
-        "allow-uid": { type: "string", multiple: true, default: [] },
-        "allow-gid": { type: "string", multiple: true, default: [] },
-        "max-request-bytes": { type: "string" },
-        "drain-timeout-ms": { type: "string", default: "5000" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
+  const values = parseFlags(args, {
+    worker: { type: "string" },
+    listen: { type: "string" },
+    socket: { type: "string" },
+    workers: { type: "string" },
+    concurrency: { type: "string" },
+    isolation: { type: "string", default: "process" },
+    "tls-cert": { type: "string" },
+    "tls-key": { type: "string" },
+    "allow-uid": { type: "string", multiple: true, default: [] as string[] },
+    "allow-gid": { type: "string", multiple: true, default: [] as string[] },
+    "max-request-bytes": { type: "string" },
+    "drain-timeout-ms": { type: "string", default: "5000" },
+    help: { type: "boolean", short: "h", default: false },
+  });
   if (values.help) return "help";
   if (values.worker === undefined) throw new UsageError("--worker FILE is required");
   if ((values.listen === undefined) === (values.socket === undefined)) throw new UsageError("give one of --listen HOST:PORT or --socket PATH");
