@@ -110,9 +110,9 @@ export async function createPoolServer(options: PoolServerOptions): Promise<Pool
     readMaxBytes: options.maxRequestBytes ?? defaultMaxMessageBytes,
     writeMaxBytes: options.maxReplyBytes ?? defaultMaxMessageBytes,
     shutdownSignal: shutdown.signal,
-    interceptors: options.interceptors ?? [],
+    // The peer check first, outermost: a refused caller reaches neither the pool nor the user's interceptors.
+    interceptors: [...(policy ? [authorizePeers(policy)] : []), ...(options.interceptors ?? [])],
     contextValues: (request) => createContextValues().set(peerCredentialsKey, peerOfRequest(request)),
-    ...(policy ? { requestGate: (context: HandlerContext) => refuseUnauthorized(context, policy) } : {}),
   });
   // HTTP/1.1 connections with a request in flight, so that a close ends the idle ones at once and the others after their response.
   const h1Busy = new Map<net.Socket, number>();
@@ -265,11 +265,14 @@ function retryOf(header: string | null): CallOptions["retry"] | undefined {
   }
 }
 
-function refuseUnauthorized(context: HandlerContext, policy: PeerPolicy): void {
-  const peer = context.values.get(peerCredentialsKey);
-  if (isAllowed(peer, policy)) return;
-  const who = peer ? `uid ${peer.uid}, gid ${peer.gid} (pid ${peer.pid})` : "a peer whose credentials could not be read";
-  throw new ConnectError(`${who} may not call this server`, ConnectCode.PermissionDenied);
+/** Refuses, with PERMISSION_DENIED, every call from a peer the policy does not allow. */
+function authorizePeers(policy: PeerPolicy): Interceptor {
+  return (next) => (request) => {
+    const peer = request.contextValues.get(peerCredentialsKey);
+    if (isAllowed(peer, policy)) return next(request);
+    const who = peer ? `uid ${peer.uid}, gid ${peer.gid} (pid ${peer.pid})` : "a peer whose credentials could not be read";
+    throw new ConnectError(`${who} may not call this server`, ConnectCode.PermissionDenied);
+  };
 }
 
 function peerOfRequest(request: http.IncomingMessage | http2.Http2ServerRequest): PeerCredentials | undefined {
