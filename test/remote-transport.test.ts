@@ -112,6 +112,23 @@ test("timeoutMs is the call's deadline: DEADLINE_EXCEEDED, the worker cancelled 
   expect((await client.echo({ text: "free" }, { timeoutMs: 2000 })).text).toBe("free");
 });
 
+test("interceptors see the call's signal abort at the deadline, and at the caller's abort", async () => {
+  const signals: AbortSignal[] = [];
+  const transport = createAirlockTransport(pool, { interceptors: [(next) => (request) => (signals.push(request.signal), next(request))] });
+  const intercepted = createClient(TestService, transport);
+  expect((await connectRejection(intercepted.sleep({ ms: 10_000 }, { timeoutMs: 100 }))).code).toBe(ConnectCode.DeadlineExceeded);
+  expect(signals[0]!.aborted).toBe(true);
+  expect(ConnectError.from(signals[0]!.reason).code).toBe(ConnectCode.DeadlineExceeded);
+  const controller = new AbortController();
+  const call = intercepted.sleep({ ms: 10_000 }, { signal: controller.signal, timeoutMs: 5000 });
+  setTimeout(() => controller.abort(), 50);
+  expect((await connectRejection(call)).code).toBe(ConnectCode.Canceled);
+  expect(signals[1]!.aborted).toBe(true);
+  // A call that ends well leaves its signal as it was.
+  await intercepted.echo({ text: "fine" }, { timeoutMs: 5000 });
+  expect(signals[2]!.aborted).toBe(false);
+});
+
 test("an aborted signal cancels the call: CANCELLED", async () => {
   const controller = new AbortController();
   const call = client.sleep({ ms: 10_000 }, { signal: controller.signal });
