@@ -1,7 +1,9 @@
 // `npm run load:remote [-- --seconds 10 --callers 64]`: `airlock serve` with 2 worker processes
 // on 127.0.0.1, called by 64 grpc-js callers at once (over 4 connections) for 10 s. Every reply
 // is checked against its request (each carries its caller and sequence number), no call may be
-// lost or fail, and the server process's resident memory, sampled every 250 ms, must stay flat.
+// lost or fail, and the server process's resident memory, sampled every 250 ms, must stay flat:
+// no higher in the second half of the run than in the first (V8's heap grows to its working size
+// in the first seconds, 3-5 s on a loaded machine; a leak grows on).
 // The suite runs it for 1.5 s (test/remote-load.test.ts).
 import { parseArgs } from "node:util";
 import * as grpc from "@grpc/grpc-js";
@@ -17,18 +19,18 @@ export interface LoadResult {
   /** Calls that failed or came back wrong, with the first few reasons. */
   readonly failed: number;
   readonly failures: readonly string[];
-  /** The server process's resident memory: after warm-up (the first fifth), and the highest of the last third. */
-  readonly rssAfterWarmUpBytes: number;
-  readonly rssEndMaxBytes: number;
+  /** The server process's highest resident memory in the first half of the run, and in the second. */
+  readonly rssFirstHalfMaxBytes: number;
+  readonly rssSecondHalfMaxBytes: number;
   readonly rssSamples: number;
 }
 
-/** How much the server's memory may grow from warm-up to the end and still count as flat. */
-export const flatRss = { ratio: 1.25, slackBytes: 16 * 1024 * 1024 };
+/** How much higher the server's memory may go in the second half than in the first and still count as flat. */
+export const flatRss = { ratio: 1.1, slackBytes: 8 * 1024 * 1024 };
 
 /** Whether a run passed: nothing lost or wrong, and memory flat. */
 export function loadPassed(result: LoadResult): boolean {
-  return result.failed === 0 && result.correct === result.sent && result.rssEndMaxBytes <= result.rssAfterWarmUpBytes * flatRss.ratio + flatRss.slackBytes;
+  return result.failed === 0 && result.correct === result.sent && result.rssSecondHalfMaxBytes <= result.rssFirstHalfMaxBytes * flatRss.ratio + flatRss.slackBytes;
 }
 
 /** Runs the load for `seconds` with `callers` callers against a fresh `airlock serve` with 2 workers. */
@@ -67,7 +69,7 @@ export async function runLoad({ seconds = 10, callers = 64, connections = 4 } = 
     for (const client of clients) client.close();
     await server.stop();
   }
-  const afterWarmUp = rss.slice(Math.floor(rss.length / 5));
+  const half = Math.floor(rss.length / 2);
   return {
     seconds,
     callers,
@@ -75,8 +77,8 @@ export async function runLoad({ seconds = 10, callers = 64, connections = 4 } = 
     correct,
     failed,
     failures,
-    rssAfterWarmUpBytes: afterWarmUp[0] ?? 0,
-    rssEndMaxBytes: Math.max(...afterWarmUp.slice(-Math.max(1, Math.floor(afterWarmUp.length / 3)))),
+    rssFirstHalfMaxBytes: Math.max(0, ...rss.slice(0, half)),
+    rssSecondHalfMaxBytes: Math.max(0, ...rss.slice(half)),
     rssSamples: rss.length,
   };
 }
@@ -87,7 +89,7 @@ export function describeLoad(result: LoadResult): string {
   return [
     `${result.callers} grpc-js callers for ${result.seconds} s against airlock serve (2 workers): ${result.sent} calls, ${(result.sent / result.seconds).toFixed(0)} calls/s`,
     `  answered correctly: ${result.correct}; failed or wrong: ${result.failed}${result.failures.length ? ` (${result.failures.join("; ")})` : ""}`,
-    `  server RSS: ${mib(result.rssAfterWarmUpBytes)} after warm-up, at most ${mib(result.rssEndMaxBytes)} in the last third (${result.rssSamples} samples; flat: at most ${flatRss.ratio}x + ${mib(flatRss.slackBytes)})`,
+    `  server RSS: at most ${mib(result.rssFirstHalfMaxBytes)} in the first half, ${mib(result.rssSecondHalfMaxBytes)} in the second (${result.rssSamples} samples; flat: at most ${flatRss.ratio}x + ${mib(flatRss.slackBytes)})`,
     `${loadPassed(result) ? "PASS" : "FAIL"}  no call lost, every reply right, server RSS flat`,
   ].join("\n");
 }
