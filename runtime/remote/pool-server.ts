@@ -156,14 +156,14 @@ export async function createPoolServer(options: PoolServerOptions): Promise<Pool
 
   // TLS negotiates HTTP/2 or HTTP/1.1 by ALPN. In cleartext, where HTTP/2 needs "prior
   // knowledge", the first bytes tell: HTTP/2 opens with "PRI * HTTP/2.0", HTTP/1.1 with a method.
-  // Sockets handed to HTTP/1.1 or HTTP/2; the others have not sent their first bytes yet.
+  // `routed` holds the sockets handed to either; the others have not sent their first bytes yet.
   const routed = new WeakSet<net.Socket>();
-  const server: net.Server = options.tls ? h2 : net.createServer((socket) =>
-        routeByFirstBytes(socket, h1, h2, (to) => {
-          routed.add(socket);
-          if (to === h1) h1Busy.set(socket, 0);
-        }),
-      );
+  const route = (socket: net.Socket) =>
+    routeByFirstBytes(socket, h1, h2, (to) => {
+      routed.add(socket);
+      if (to === h1) h1Busy.set(socket, 0);
+    });
+  const server: net.Server = options.tls ? h2 : net.createServer(route);
   server.on("connection", (socket: net.Socket) => {
     connections.add(socket);
     // Small frames each way: Nagle's algorithm would hold each reply for the peer's delayed ACK (40 ms).
