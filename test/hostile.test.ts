@@ -4,7 +4,7 @@ import { AirlockError, Code, createPool, type Pool } from "airlock";
 import { createArenaFd, openReadableArena } from "../runtime/blobs/blob-arena.js";
 import { copyReplyBlobs } from "../runtime/process/reply-blobs.js";
 import { encodeBlobTable, type BlobRef } from "../runtime/wire/blob-table.js";
-import { createFrameReader, decodeReplyBody, FrameFlag, FrameType, type Frame } from "../runtime/wire/frame.js";
+import { createFrameReader, decodeMessageBody, FrameFlag, FrameType, type Frame } from "../runtime/wire/frame.js";
 import { nativeAddon } from "../runtime/os/native.js";
 import { createTestServiceClient } from "./gen/airlock/test/v1/test_airlock.js";
 import { BlobsReplySchema, EchoReplySchema } from "./gen/airlock/test/v1/test_pb.js";
@@ -87,7 +87,7 @@ describe("the parent's decoding of worker bytes, fuzzed in process", () => {
         const bytes = replyWithBlobs(new Uint8Array(0), encodeBlobTable(refs));
         const frame: Frame = { type: FrameType.Reply, flags: FrameFlag.Blobs, attempt: 0, id: 1, timeoutMs: 0, bytes, bodyStart: 16, bodyEnd: bytes.length, memory: bytes.buffer, memoryOffset: bytes.byteOffset };
         onlyProtocolErrors(() => {
-          const { blobTable } = decodeReplyBody(frame);
+          const { blobTable } = decodeMessageBody(frame);
           copyReplyBlobs(BlobsReplySchema, { $typeName: BlobsReplySchema.typeName, seen: [], data: new Uint8Array(0) }, blobTable!, results);
         });
       }),

@@ -23,6 +23,16 @@ export interface BlobOptions {
   readonly resultArenaBytes?: number;
 }
 
+/** Flow control of streaming calls: how far either side may run ahead of the other, and what a retry can replay. */
+export interface StreamOptions {
+  /** Messages either side may have sent that the other has not consumed yet. Default 64. */
+  readonly windowMessages?: number;
+  /** Bytes of those messages (protobuf bytes and blobs); one message always passes, however large. Default 8 MiB. */
+  readonly windowBytes?: number;
+  /** Request messages kept to replay on a retry, in bytes; past it the call commits and is not retried. Default 1 MiB. */
+  readonly replayBytes?: number;
+}
+
 /**
  * What a worker is: a child process (`"process"`), which survives anything its code does,
  * native crashes included; or a worker thread of this process (`"thread"`, on piscina), which
@@ -85,6 +95,8 @@ export interface PoolOptions {
   readonly maxFrameBytes?: number;
   /** Shared-memory blobs for large bytes fields; `false` sends every byte through the channel. */
   readonly blobs?: BlobOptions | false;
+  /** Flow control and replay of streaming calls. */
+  readonly streams?: StreamOptions;
   /** Receives every pool event from the first spawn on; `pool.on()` only sees events after createPool resolves. */
   readonly onEvent?: PoolEventListener;
 }

@@ -8,6 +8,7 @@ import { travelsAsBlob } from "../blobs/blob-hints.js";
 import { copyReplyBlobs } from "./reply-blobs.js";
 import { Arena, encodeBlobTable } from "../wire/blob-table.js";
 import { createCallCore, type PoolCall } from "../pool/call-core.js";
+import type { StreamLink } from "../pool/call-stream.js";
 import { cancelIgnoredReason } from "../pool/call-errors.js";
 import { blame } from "../policy/blame.js";
 import { Circuit } from "../policy/circuit.js";
@@ -16,7 +17,7 @@ import { createMessage } from "../proto/create-message.js";
 import type { MethodDefinition } from "../api/definition.js";
 import { AirlockError, type CrashFacts } from "../api/errors.js";
 import { createFifo } from "../pool/fifo.js";
-import { callFrameSize, decodeJsonBody, decodeReplyBody, FrameFlag, FrameType, type Frame } from "../wire/frame.js";
+import { callFrameSize, creditBody, decodeCredit, decodeJsonBody, decodeMessageBody, FrameFlag, FrameType, type Frame } from "../wire/frame.js";
 import { IdTable } from "../pool/id-table.js";
 import { errorFromBody } from "../wire/error-body.js";
 import { nativeAddon } from "../os/native.js";
@@ -36,6 +37,8 @@ interface Cargo {
   readonly blobTable: Buffer | undefined;
   /** Argument arena allocations held until the call is done and no worker reads them. */
   leases: readonly number[];
+  /** Bytes of its blobs. */
+  readonly blobBytes: number;
 }
 
 /** A call of this pool: the core's call, with its request as this cage sends it, running on a slot. */
@@ -64,6 +67,7 @@ interface Slot {
 }
 
 const noLeases: readonly number[] = [];
+const noBytes = new Uint8Array(0);
 
 // Which roles a slot may move to from each role: a worker starts, serves or waits as a spare,
 // and once retiring it only leaves.
@@ -101,7 +105,7 @@ const maxPathBytes = 0xffff;
 
 /** Starts the worker processes and resolves once all are ready; rejects with WORKER_START_FAILED if one cannot start. */
 export async function createProcessPool(options: PoolOptions): Promise<Pool> {
-  const { size, concurrency, standby, maxQueue, maxCallsPerWorker, maxHeapMb, cancelGraceMs, coolDownMs, startTimeoutMs } = sharedSettings(options);
+  const { size, concurrency, standby, maxQueue, maxCallsPerWorker, maxHeapMb, cancelGraceMs, coolDownMs, startTimeoutMs, streams } = sharedSettings(options);
   const maxRssBytes = options.maxRssBytes ?? Infinity;
   const memoryLimitBytes = options.memoryLimitBytes ?? Infinity;
   const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? defaults.heartbeatTimeoutMs;
@@ -117,6 +121,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     forwardStderr: options.forwardStderr ?? true,
     maxFrameBytes: options.maxFrameBytes ?? defaults.maxFrameBytes,
     startTimeoutMs,
+    streamWindow: streams.window,
     blobs: blobOptions && { ...blobOptions, argumentFd: argumentReadOnlyFd! },
   };
 
@@ -142,7 +147,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     },
     onClose: () => replenish("restart"),
   });
-  const core = createCallCore<Cargo, Slot>({ services, circuit, maxQueue });
+  const core = createCallCore<Cargo, Slot>({ services, circuit, maxQueue, streams });
   let failedStarts = 0;
   let started = false;
   let closed = false;
@@ -263,7 +268,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     slot.calls.clear();
     for (const call of calls) {
       if (call.state === "settled") {
-        freeLeases(call);
+        core.release(call);
         continue;
       }
       const blamed = blame(call, call.suspect, { killedFor: slot.culprit, blameless: slot.blameless, calls: calls.length });
@@ -276,7 +281,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
         });
         core.failed(call, failure, facts);
       } else {
-        core.interrupted(call, blamed === "suspect");
+        core.interrupted(call, blamed === "suspect", { ...exit, attempt: call.attempt, elapsedMs: now - call.startedAttemptAt });
       }
     }
     if (crashed) stats.crashed(circuit.crashed({ worker: `worker ${exit.pid}`, reason: exit.reason, stderrTail: exit.stderrTail, pid: exit.pid }));
@@ -298,11 +303,12 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     // below, synchronously, or never (an answer nobody waits for any more).
     if (frame.flags & FrameFlag.Blobs) worker.writer.frame(FrameType.Release, frame.id);
     const call = slot.calls.get(frame.id);
+    if (frame.type === FrameType.Message || frame.type === FrameType.Credit) return streamFrame(slot, call, frame);
     if (!call) return; // an answer to a call abandoned and forgotten: harmless
     slot.calls.delete(frame.id);
     slot.served += 1;
     if (call.suspect) slot.exclusive = false;
-    if (call.state === "settled") freeLeases(call);
+    if (call.state === "settled") core.release(call);
     else answer(slot, call, frame, receivedAt);
     if (slot.role === "retiring" && slot.calls.size === 0) endSlot(slot, slot.expectedExit ?? "recycled");
     else checkRecycling(slot);
@@ -316,8 +322,13 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     let reply: unknown;
     let error: AirlockError | undefined;
     try {
-      if (frame.type === FrameType.Reply) reply = decodeReply(worker, call, frame);
-      else error = errorFromBody(decodeJsonBody(frame), call.method.path, call.attempt);
+      if (frame.type === FrameType.Error) error = errorFromBody(decodeJsonBody(frame), call.method.path, call.attempt);
+      else if ((frame.type === FrameType.End) !== (call.stream !== undefined)) throw new Error(`it answered a ${call.method.kind} call with ${frame.type === FrameType.End ? "a stream's end" : "a unary reply"}`);
+      else if (frame.type === FrameType.Reply) reply = decodeReply(worker, call, frame);
+      else {
+        const breach = call.stream!.endBreach();
+        if (breach) throw new Error(breach);
+      }
     } catch (cause) {
       slot.culprit = call;
       const why = (cause as Error).message;
@@ -332,16 +343,49 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     else core.answered(call, reply, receivedAt);
   }
 
+  // The size of the message decodeReply() decoded last, for a stream's window: kept here, not
+  // returned beside the message, which would cost every unary reply an object.
+  let decodedSize = 0;
+
   function decodeReply(worker: WorkerProcess, call: Call, frame: Frame): unknown {
-    const { protobufStart, blobTable } = decodeReplyBody(frame);
+    const { protobufStart, blobTable } = decodeMessageBody(frame);
     const message = decodeMessage(call.method.output, frame.bytes, protobufStart, frame.bodyEnd, frame.memory, frame.memoryOffset);
-    if (blobTable) copyReplyBlobs(call.method.output, message as Record<string, unknown>, blobTable, worker.results);
+    const blobBytes = blobTable ? copyReplyBlobs(call.method.output, message as Record<string, unknown>, blobTable, worker.results) : 0;
+    decodedSize = frame.bodyEnd - protobufStart + blobBytes;
     return message;
   }
 
-  function freeLeases(call: Call): void {
-    freeLeasesOf(call.cargo.leases);
-    call.cargo.leases = noLeases;
+  // A stream's message or credit from its worker. One for a call with no open stream (a unary
+  // call, a stream that ended), one past the window, or one that does not decode as the
+  // method's output breaks the protocol, and its worker is killed for it.
+  function streamFrame(slot: Slot, call: Call | undefined, frame: Frame): void {
+    let breach: string | undefined;
+    if (!call?.stream) breach = `sent a stream's ${frame.type === FrameType.Credit ? "credit" : "message"} for call ${frame.id}, which has no open stream`;
+    else if (call.state === "settled") return; // the caller has gone: what its worker still sends is dropped
+    else {
+      try {
+        breach = frame.type === FrameType.Credit ? call.stream.credited(decodeCredit(frame)) : call.stream.received(decodeReply(slot.process, call, frame), decodedSize);
+      } catch (cause) {
+        breach = `sent a message that is no ${call.method.output.typeName}: ${(cause as Error).message}`;
+      }
+    }
+    if (breach === undefined) return;
+    if (call) slot.culprit ??= call;
+    slot.process.kill("protocol", `broke the protocol${call ? ` streaming ${call.method.path}` : ""}: ${breach}`);
+  }
+
+  function streamLink(slot: Slot, id: number): StreamLink<Cargo> {
+    const { writer } = slot.process;
+    return {
+      send: (cargo) => writer.message(FrameType.Message, id, cargo.bytes, cargo.blobTable),
+      halfClose: () => writer.frame(FrameType.HalfClose, id),
+      credit: (messages) => writer.frame(FrameType.Credit, id, creditBody(messages)),
+    };
+  }
+
+  function release(cargo: Cargo): void {
+    freeLeasesOf(cargo.leases);
+    cargo.leases = noLeases;
   }
 
   function freeLeasesOf(leases: readonly number[]): void {
@@ -434,6 +478,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     const named = slot.named[number] === true;
     if (!named) slot.named[number] = true;
     slot.process.writer.call(call.id, attempt, timeLeft, number, named ? undefined : path, call.cargo.bytes, call.cargo.blobTable);
+    call.stream?.attach(streamLink(slot, call.id));
   }
 
   // ---- the cage's side of a call ----
@@ -470,14 +515,14 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
   function encode(method: MethodDefinition, request: unknown): Cargo {
     const message = createMessage(method.input, request as never) as Record<string, unknown>;
     const took = takeArgument && takeBlobs(method.input, message, takeArgument);
-    if (!took) return { bytes: encodeMessage(method.input, message), blobTable: undefined, leases: noLeases };
+    if (!took) return { bytes: encodeMessage(method.input, message), blobTable: undefined, leases: noLeases, blobBytes: 0 };
     const { message: withHandles, taken } = took;
     const leases = taken.map(({ token }) => token.lease);
     try {
       const blobTable = encodeBlobTable(
         taken.map(({ path, token }) => ({ arena: Arena.Arguments, generation: token.generation, offset: token.offset, length: token.length, path })),
       );
-      return { bytes: encodeMessage(method.input, withHandles), blobTable, leases };
+      return { bytes: encodeMessage(method.input, withHandles), blobTable, leases, blobBytes: taken.reduce((sum, { token }) => sum + token.length, 0) };
     } catch (error) {
       freeLeasesOf(leases);
       throw error;
@@ -501,6 +546,8 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
 
   core.useCage({
     encode,
+    opening: () => ({ bytes: noBytes, blobTable: undefined, leases: noLeases, blobBytes: 0 }),
+    sizeOf: (cargo) => cargo.bytes.length + cargo.blobBytes,
     refuse,
     enqueue,
     dequeue,
@@ -508,7 +555,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     cancel,
     // A worker running an abandoned attempt may still read its blobs.
     stillReading: (call) => call.place?.calls.get(call.id) === call,
-    release: freeLeases,
+    release,
     waiting: () => queued,
   });
 
@@ -630,6 +677,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
   return {
     isolation: "process",
     call: core.call,
+    stream: core.stream,
     close,
     threadIds: () => [],
     pids: () => slots.filter((slot) => !slot.process.exited).map((slot) => slot.process.pid),

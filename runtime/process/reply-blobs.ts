@@ -10,15 +10,16 @@ import { AirlockError } from "../api/errors.js";
  * comes from an untrusted worker: every handle must name the worker's own arena, carry its
  * generation and lie inside it, and every path must lead to a bytes field; anything else is a
  * PROTOCOL error, thrown before a byte is read. Copies, not views, so the caller's bytes
- * outlive the worker and never change under it.
+ * outlive the worker and never change under it. Returns the bytes copied.
  */
 export function copyReplyBlobs(
   schema: DescMessage,
   reply: Record<string, unknown>,
   blobTable: Buffer,
   results: (ReadableArena & { readonly generation: number }) | undefined,
-): void {
+): number {
   if (!results) throw new AirlockError(Code.Protocol, "a reply carries blobs but blobs are off");
+  let copied = 0;
   for (const ref of decodeBlobTable(blobTable)) {
     if (ref.arena !== Arena.Results) throw new AirlockError(Code.Protocol, `a reply blob points into arena ${ref.arena}, not the worker's results`);
     if (ref.generation !== results.generation) throw new AirlockError(Code.Protocol, `a reply blob carries generation ${ref.generation}, not ${results.generation}`);
@@ -26,5 +27,7 @@ export function copyReplyBlobs(
     const bytes = new Uint8Array(ref.length);
     bytes.set(new Uint8Array(results.buffer, ref.offset, ref.length));
     putBlob(schema, reply, ref.path, bytes);
+    copied += ref.length;
   }
+  return copied;
 }
