@@ -145,6 +145,13 @@ describe.each(isolations)("%s isolation", (isolation) => {
       expect((await collect(client.count({ count: 3 }))).length).toBe(3);
     });
 
+    test("a stream that crashes its worker on every attempt before replying is a poison pill", async () => {
+      const { seen, error } = await collectUntilError(client.count({ count: 10, crash: how, crashAt: 0 }));
+      expect(seen).toEqual([]);
+      expect(error.code).toBe(Code.PoisonPill);
+      expect(error.details.crashes?.map((facts) => facts.cause)).toEqual([cause, cause, cause]);
+    });
+
     test("a client stream whose worker crashes before replying is replayed in full to the next worker", async () => {
       const requests = Array.from({ length: 50 }, (_, i) => ({ value: BigInt(i), ...(i === 30 ? { crash: how } : {}) }));
       const reply = await client.sum(values(requests));

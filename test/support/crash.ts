@@ -1,6 +1,6 @@
 // The ways a test worker can go down on purpose, each real: native faults, exits, loops, OOM.
-import { Socket } from "node:net";
 import { AirlockError, Code } from "airlock";
+import { channelSocket } from "./channel.js";
 import { loadCrashy } from "./crashy.js";
 
 const crashy = loadCrashy();
@@ -44,12 +44,3 @@ export function crash(how: string): void {
       throw new AirlockError(Code.InvalidArgument, `unknown way to crash: ${how}`);
   }
 }
-
-function channelSocket(): Socket {
-  const fd = Number(process.env.AIRLOCK_CHANNEL_FD);
-  const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
-  const socket = handles.find((handle) => handle instanceof Socket && (handle as unknown as { _handle?: { fd?: number } })._handle?.fd === fd);
-  if (!socket) throw new Error("control channel socket not found");
-  return socket as Socket;
-}
-

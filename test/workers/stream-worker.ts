@@ -3,6 +3,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { AirlockError, Code, isCode, serve } from "airlock";
 import { StreamServiceDefinition } from "../gen/airlock/test/v1/stream_airlock.js";
+import { channelSocket, runningCallIds, substitute } from "../support/channel.js";
 import { crash } from "../support/crash.js";
 
 let aborted = 0;
@@ -48,6 +49,12 @@ serve(StreamServiceDefinition, {
   async *echo(requests) {
     for await (const request of requests) {
       if (request.crash) crash(request.crash);
+      // Turns hostile: writes the request's bytes to the control channel as they are, with
+      // 0xAAAAAAAA standing for this stream's call id.
+      if (request.text === "attack") {
+        channelSocket().write(substitute(request.data, 0xaaaaaaaa, runningCallIds().at(-1) ?? 0));
+        continue;
+      }
       yield { text: request.text, data: request.data, pid: process.pid };
     }
   },
