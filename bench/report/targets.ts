@@ -46,6 +46,12 @@ export const startupTargets: readonly Target[] = [
   { text: "extra latency of a call whose first attempt crashed, no spare (standby: 0), ≤ 2× a bare `node -e 0` start", metric: "startup.crash-retry-extra", contender: "airlock", against: "node", op: "<=", limit: 2 },
 ];
 
+export const streamTargets: readonly Target[] = [
+  { text: "server stream of small messages through one worker ≥ 0.6× a raw Node socket sending the same frames", metric: "stream.small-vs-raw", contender: "airlock", against: "raw-socket", op: ">=", limit: 0.6 },
+  { text: "server stream of small messages ≥ 5× grpc-js server streaming over a Unix socket", metric: "stream.small-vs-grpc", contender: "airlock", against: "grpc", op: ">=", limit: 5 },
+  { text: "1 GiB streamed in 1 MiB messages ≤ 2× one memcpy of 1 GiB into warm memory", metric: "stream.gib-vs-memcpy", contender: "airlock", against: "memcpy", op: "<=", limit: 2 },
+];
+
 export interface Verdict {
   readonly target: Target;
   /** Median of the per-round ratios; undefined when either side was not measured. */

@@ -25,7 +25,7 @@ export interface BlobOptions {
 
 /** Flow control of streaming calls: how far either side may run ahead of the other, and what a retry can replay. */
 export interface StreamOptions {
-  /** Messages either side may have sent that the other has not consumed yet. Default 64. */
+  /** Messages either side may have sent that the other has not consumed yet. Default 1024. */
   readonly windowMessages?: number;
   /** Bytes of those messages (protobuf bytes and blobs); one message always passes, however large. Default 8 MiB. */
   readonly windowBytes?: number;

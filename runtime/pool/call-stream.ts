@@ -46,11 +46,6 @@ export interface StreamHooks {
   abandon(error: AirlockError): void;
 }
 
-interface Reply {
-  readonly message: unknown;
-  readonly size: number;
-}
-
 /** One streaming call, seen by its caller as the AsyncIterable of its replies. */
 export class CallStream<Cargo> implements AsyncIterableIterator<unknown> {
   hooks: StreamHooks | undefined;
@@ -74,8 +69,10 @@ export class CallStream<Cargo> implements AsyncIterableIterator<unknown> {
   #link: StreamLink<Cargo> | undefined;
   #disposed = false;
 
-  // Replies waiting for the caller, the end once known, and a caller waiting for either.
-  #replies: Reply[] = [];
+  // Replies waiting for the caller and their sizes (side by side: no object per reply), the end
+  // once known, and a caller waiting for either.
+  #replies: unknown[] = [];
+  #replySizes: number[] = [];
   #repliesHead = 0;
   #receiveWindow: ReceiveWindow;
   #end: { readonly error: AirlockError | undefined } | undefined;
@@ -113,18 +110,20 @@ export class CallStream<Cargo> implements AsyncIterableIterator<unknown> {
   return(): Promise<IteratorResult<unknown>> {
     if (this.#started && !this.#end) this.hooks!.abandon(new AirlockError(Code.Cancelled, "the caller stopped reading the stream", { method: this.method.path }));
     this.#end ??= { error: undefined };
-    this.#replies.length = this.#repliesHead = 0;
+    this.#replies.length = this.#replySizes.length = this.#repliesHead = 0;
     return Promise.resolve({ value: undefined, done: true });
   }
 
   #take(): unknown {
-    const reply = this.#replies[this.#repliesHead]!;
-    this.#replies[this.#repliesHead++] = undefined as never;
+    const head = this.#repliesHead++;
+    const message = this.#replies[head];
+    const size = this.#replySizes[head]!;
+    this.#replies[head] = undefined;
     const drained = this.#repliesHead === this.#replies.length;
-    if (drained) this.#replies.length = this.#repliesHead = 0;
-    const credit = this.#receiveWindow.consumed(reply.size, drained);
+    if (drained) this.#replies.length = this.#replySizes.length = this.#repliesHead = 0;
+    const credit = this.#receiveWindow.consumed(size, drained);
     if (credit > 0) this.#link?.credit(credit);
-    return reply.message;
+    return message;
   }
 
   #ended(): Promise<IteratorResult<unknown>> {
@@ -179,13 +178,12 @@ export class CallStream<Cargo> implements AsyncIterableIterator<unknown> {
     this.arrived += 1;
     if (!this.committed) this.#commit();
     if (this.#end) return undefined;
+    this.#replies.push(message);
+    this.#replySizes.push(size);
     const waiting = this.#waiting;
     if (waiting) {
       this.#waiting = undefined;
-      this.#replies.push({ message, size });
       waiting.resolve({ value: this.#take(), done: false });
-    } else {
-      this.#replies.push({ message, size });
     }
     return undefined;
   }

@@ -17,7 +17,7 @@ export const sharedDefaults = {
   cancelGraceMs: 1_000,
   blobThresholdBytes: 64 * 1024,
   standby: 1,
-  streamWindowMessages: 64,
+  streamWindowMessages: 1024,
   streamWindowBytes: 8 * 1024 * 1024,
   streamReplayBytes: 1024 * 1024,
 };

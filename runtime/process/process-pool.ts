@@ -348,10 +348,15 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
   let decodedSize = 0;
 
   function decodeReply(worker: WorkerProcess, call: Call, frame: Frame): unknown {
+    const { output } = call.method;
+    // Most replies carry no blobs: their protobuf bytes are the whole body, found with no object made.
+    if (!(frame.flags & FrameFlag.Blobs)) {
+      decodedSize = frame.bodyEnd - frame.bodyStart;
+      return decodeMessage(output, frame.bytes, frame.bodyStart, frame.bodyEnd, frame.memory, frame.memoryOffset);
+    }
     const { protobufStart, blobTable } = decodeMessageBody(frame);
-    const message = decodeMessage(call.method.output, frame.bytes, protobufStart, frame.bodyEnd, frame.memory, frame.memoryOffset);
-    const blobBytes = blobTable ? copyReplyBlobs(call.method.output, message as Record<string, unknown>, blobTable, worker.results) : 0;
-    decodedSize = frame.bodyEnd - protobufStart + blobBytes;
+    const message = decodeMessage(output, frame.bytes, protobufStart, frame.bodyEnd, frame.memory, frame.memoryOffset);
+    decodedSize = frame.bodyEnd - protobufStart + copyReplyBlobs(output, message as Record<string, unknown>, blobTable!, worker.results);
     return message;
   }
 

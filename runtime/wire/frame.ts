@@ -372,7 +372,7 @@ export function createFrameWriter(socket: Socket): FrameWriter {
       closeRange();
       parts.push(payload);
     }
-    if (++waiting === framesPerWrite) flush();
+    if (++waiting === (type === FrameType.Message ? messagesPerWrite : framesPerWrite)) flush();
     else if (!flushing) {
       flushing = true;
       process.nextTick(endOfTick);
@@ -395,5 +395,10 @@ const slabBytes = 64 * 1024;
 // airlock from about 100k to 160k calls/s here; 8 frames per write did as well as 12 to 32 and
 // better than 4 (each write wakes the other process, which costs some µs on these vCPUs).
 const framesPerWrite = 8;
+// A stream's messages come in runs (a producer sends what its window allows in one go): a write
+// every 8 small ones cost as much as the rest of the stream, one for a whole run of 1024 kept the
+// other side idle until it arrived. Server streams of 16-byte messages here: 0.9 µs of CPU per
+// message on each side at 8, 0.6 at 64, 0.4 at 256 (the fastest), 0.55 with no limit.
+const messagesPerWrite = 256;
 // Copying a body up to this size into the slab costs less than a writev entry of its own.
 const copyLimitBytes = 16 * 1024;

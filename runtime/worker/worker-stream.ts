@@ -163,14 +163,19 @@ export class WorkerStream extends CallContext implements AsyncIterableIterator<u
     }
   }
 
+  // An iterator whose next() answers at once (a sync generator) is not awaited: a stream of
+  // small replies would otherwise cost a microtask each.
   async #sendAll(replies: unknown): Promise<void> {
     const iterator = iteratorOf(replies, this.method);
     try {
       for (;;) {
         while (!this.#sendWindow.open && !this.cancelled) await new Promise<void>((resolve) => (this.#waitingCredit = resolve));
         this.#throwIfCancelled();
-        const next = await iterator.next();
-        this.#throwIfCancelled();
+        let next = iterator.next();
+        if (isPromiseLike(next)) {
+          next = await next;
+          this.#throwIfCancelled();
+        }
         if (next.done) return;
         this.#sendWindow.sent(this.#link.send(next.value));
       }
