@@ -154,6 +154,7 @@ describe("a hostile worker breaking a stream", () => {
       worker: workerPath("stream-worker"),
       workers: 1,
       forwardStderr: false,
+      streams: { windowMessages: 64 },
       onEvent: (event) => event.type === "worker-exited" && exits.push({ cause: event.cause, reason: event.reason }),
     });
   });
