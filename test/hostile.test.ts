@@ -189,9 +189,11 @@ describe("a hostile worker breaking a stream", () => {
     expect(replies).toEqual(["still serving"]);
   }
 
-  test("a message that is not of the method's output type is a PROTOCOL error that kills the worker", async () => {
-    // Field 1 of EchoMessage is a string: bytes that are not UTF-8 cannot decode as one.
-    const { error } = await attackStream(frameBytes(FrameType.Message, 0, liveCallId, new Uint8Array([0x0a, 0x02, 0xff, 0xfe])));
+  test("a message that is not of the method's output type is a PROTOCOL error that kills the worker; nothing it sends after is read", async () => {
+    // Field 1 of EchoMessage is a string: bytes that are not UTF-8 cannot decode as one. The
+    // End behind it, in the same write, would otherwise end the stream well.
+    const bad = frameBytes(FrameType.Message, 0, liveCallId, new Uint8Array([0x0a, 0x02, 0xff, 0xfe]));
+    const { error } = await attackStream(Buffer.concat([bad, frameBytes(FrameType.End, 0, liveCallId, new Uint8Array(0))]));
     expect(error?.code).toBe(Code.Protocol);
     expect(exits).toEqual([expect.objectContaining({ cause: "protocol", reason: expect.stringMatching(/no airlock\.test\.v1\.EchoMessage/) })]);
     await stillServing();

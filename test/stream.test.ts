@@ -245,20 +245,36 @@ describe.each(isolations)("%s isolation", (isolation) => {
       if (isolation === "process") expect(reply.shared).toBe(false);
     });
 
-    test("a slow consumer holds the producer back: neither side's memory grows past a few windows", async () => {
-      const mib = 1024 * 1024;
+    const mib = 1024 * 1024;
+
+    test("a slow caller holds a fast producer back: neither side's memory grows past a few windows", async () => {
       const parentBefore = process.memoryUsage().rss;
       const workerRss: bigint[] = [];
       let read = 0;
-      // 1 GiB offered in 1 MiB messages; the consumer reads one every 100 ms for 2 s.
+      // 1 GiB offered in 1 MiB messages; the caller reads one a second for 3 s.
       for await (const reply of client.count({ count: 1024, size: mib })) {
         workerRss.push(reply.rssBytes);
-        if (++read === 20) break;
-        await delay(100);
+        if (++read === 4) break;
+        await delay(1000);
       }
       const parentGrowth = process.memoryUsage().rss - parentBefore;
       expect(parentGrowth).toBeLessThan(64 * mib);
       expect(Number(workerRss.at(-1)! - workerRss[0]!)).toBeLessThan(64 * mib);
+    }, 20_000);
+
+    test("a slow handler holds a fast caller back: its requests are read only as the window opens", async () => {
+      const parentBefore = process.memoryUsage().rss;
+      let produced = 0;
+      async function* gibibyte() {
+        for (; produced < 1024; produced++) yield { value: 1n, data: new Uint8Array(mib).fill(produced & 255), delayMs: 100 };
+      }
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 2000);
+      await expect(client.sum(gibibyte(), { signal: controller.signal })).rejects.toMatchObject({ code: Code.Cancelled });
+      // The handler took about 20 in 2 s; the window (8 MiB) and the replay buffer (1 MiB) are
+      // all the caller ran ahead.
+      expect(produced).toBeLessThan(20 + 8 + 2 + 2);
+      expect(process.memoryUsage().rss - parentBefore).toBeLessThan(64 * mib);
     }, 20_000);
   });
 });

@@ -57,6 +57,8 @@ interface Slot {
   culprit: Call | undefined;
   /** Set when the worker was killed for a reason none of its calls caused. */
   blameless: boolean;
+  /** Set when the worker broke the protocol: nothing it sends after that is read, though it may still be on its way. */
+  broken: boolean;
   /** Set when the pool ends the worker on purpose (recycling, close): its exit is no crash. */
   expectedExit: string | undefined;
   pingSentAt: number | undefined;
@@ -163,6 +165,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
       exclusive: false,
       culprit: undefined,
       blameless: false,
+      broken: false,
       expectedExit: undefined,
       pingSentAt: undefined,
       rssCheckedAt: -Infinity,
@@ -294,7 +297,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
 
   function onFrame(worker: WorkerProcess, frame: Frame, receivedAt: number): void {
     const slot = slotOf(worker);
-    if (!slot) return;
+    if (!slot || slot.broken) return;
     if (frame.type === FrameType.Pong) {
       slot.pingSentAt = undefined;
       return;
@@ -331,6 +334,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
       }
     } catch (cause) {
       slot.culprit = call;
+      slot.broken = true;
       const why = (cause as Error).message;
       worker.kill("protocol", `broke the protocol answering ${call.method.path}: ${why}`);
       error = new AirlockError(Code.Protocol, `worker ${worker.pid} sent a bad answer to ${call.method.path}: ${why}`, {
@@ -376,6 +380,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     }
     if (breach === undefined) return;
     if (call) slot.culprit ??= call;
+    slot.broken = true;
     slot.process.kill("protocol", `broke the protocol${call ? ` streaming ${call.method.path}` : ""}: ${breach}`);
   }
 

@@ -42,6 +42,7 @@ serve(StreamServiceDefinition, {
       bytes += BigInt(request.data.length);
       count += 1;
       for (const byte of request.data) checksum = (checksum * 31 + byte) >>> 0;
+      if (request.delayMs > 0) await sleep(request.delayMs, undefined, { signal: context.signal });
       shared ||= request.data.buffer instanceof SharedArrayBuffer || request.data.byteLength !== request.data.buffer.byteLength;
     }
     return { total, bytes, count, attempt: context.attempt, checksum, shared };
