@@ -9,7 +9,7 @@ import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { createPool } from "airlock";
 import { createBenchServiceClient } from "../gen/airlock/bench/v1/bench_airlock.js";
-import { takeBenchLock } from "../lock.js";
+import { lockOrReport } from "../lock.js";
 import { median, pairedRatios, spread } from "../measure/stats.js";
 import { benchWorkerPath } from "../peers/airlock.js";
 import { GrpcContender } from "../peers/grpc.js";
@@ -26,12 +26,7 @@ const mib = 1024 * 1024;
 async function main(): Promise<void> {
   const { positionals } = parseArgs({ allowPositionals: true });
   const rounds = Number(positionals[0] ?? 5);
-  const holder = takeBenchLock();
-  if (holder !== undefined) {
-    console.error(`another benchmark run (pid ${holder}) is measuring on this machine; wait for it to end.`);
-    process.exitCode = 1;
-    return;
-  }
+  if (!lockOrReport()) return;
   const smallCount = 200_000;
   const grpcCount = 20_000;
   const pool = await createPool({ worker: benchWorkerPath, workers: 1, standby: 0 });
