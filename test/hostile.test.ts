@@ -89,7 +89,7 @@ describe("the parent's decoding of worker bytes, fuzzed in process", () => {
         const frame: Frame = { type: FrameType.Reply, flags: FrameFlag.Blobs, attempt: 0, id: 1, timeoutMs: 0, bytes, bodyStart: 16, bodyEnd: bytes.length, memory: bytes.buffer, memoryOffset: bytes.byteOffset };
         onlyProtocolErrors(() => {
           const { blobTable } = decodeMessageBody(frame);
-          copyReplyBlobs(BlobsReplySchema, { $typeName: BlobsReplySchema.typeName, seen: [], data: new Uint8Array(0) }, blobTable!, results);
+          copyReplyBlobs(BlobsReplySchema, { $typeName: BlobsReplySchema.typeName, seen: [], data: new Uint8Array(0) }, blobTable!, results, (length) => new Uint8Array(length));
         });
       }),
       { numRuns: 5000 },
@@ -99,7 +99,7 @@ describe("the parent's decoding of worker bytes, fuzzed in process", () => {
   test("a truncated or padded blob table is a PROTOCOL error", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 80 }), (table) => {
-        onlyProtocolErrors(() => copyReplyBlobs(BlobsReplySchema, { seen: [], data: new Uint8Array(0) }, Buffer.from(table), results));
+        onlyProtocolErrors(() => copyReplyBlobs(BlobsReplySchema, { seen: [], data: new Uint8Array(0) }, Buffer.from(table), results, (length) => new Uint8Array(length)));
       }),
       { numRuns: 3000 },
     );

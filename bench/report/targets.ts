@@ -26,6 +26,10 @@ export const targets: readonly Target[] = [
   // pre-allocated blob costs no copy at all, so far less than one at 64 MiB (and the same at any size).
   { text: "airlock plain 64 MiB argument ≤ 2× one memcpy into warm memory", metric: "payload.argument.64MiB", contender: "airlock", against: "memcpy", op: "<=", limit: 2 },
   { text: "airlock pre-allocated 64 MiB blob ≤ 0.25× one memcpy of 64 MiB", metric: "payload.argument.64MiB", contender: "airlock-blob", against: "memcpy", op: "<=", limit: 0.25 },
+  // A large result is copied out of the worker's arena: into warm memory when the caller gives
+  // results back (releaseBlob), into fresh memory that page-faults when it does not.
+  { text: "airlock 64 MiB result, results given back (releaseBlob) ≤ 2× one memcpy into warm memory", metric: "payload.result.64MiB", contender: "airlock-blob", against: "memcpy", op: "<=", limit: 2 },
+  { text: "airlock 64 MiB result, results kept, vs one memcpy into warm memory", metric: "payload.result.64MiB", contender: "airlock", against: "memcpy", op: "<=", limit: 2, info: true },
   // Thread isolation costs about what piscina itself does, which it is built on.
   { text: "airlock (threads) small-call p50 ≤ 1.2× piscina", metric: "latency.p50", contender: "airlock-thread", against: "piscina", op: "<=", limit: 1.2 },
   // For information: the same comparisons under other conditions.

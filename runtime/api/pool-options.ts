@@ -122,7 +122,12 @@ export interface Pool extends Channel {
    * releaseBlob(); calls still using it keep it until they settle.
    */
   allocBlob(length: number): Uint8Array;
-  /** Gives back a blob from allocBlob(). */
+  /**
+   * Gives back a blob: one from allocBlob(), or a reply's bytes that came as a blob, whose
+   * memory later replies then reuse warm (a 64 MiB reply into fresh memory pays a page fault
+   * per 4 KiB, more than the copy). Nothing may read a blob once given back. In thread
+   * isolation a reply's bytes were moved from the thread, and giving them back does nothing.
+   */
   releaseBlob(blob: Uint8Array): void;
 }
 

@@ -5,6 +5,7 @@ import { performance } from "node:perf_hooks";
 import { createArenaFd, openWritableArena } from "../blobs/blob-arena.js";
 import { takeBlobs } from "../blobs/blob-fields.js";
 import { travelsAsBlob } from "../blobs/blob-hints.js";
+import { createBufferPool } from "../blobs/buffer-pool.js";
 import { copyReplyBlobs } from "./reply-blobs.js";
 import { Arena, encodeBlobTable } from "../wire/blob-table.js";
 import { createCallCore, type PoolCall } from "../pool/call-core.js";
@@ -95,6 +96,11 @@ const defaults = {
 const exitGraceMs = 1_000;
 const blobDefaults = { thresholdBytes: sharedDefaults.blobThresholdBytes, argumentArenaBytes: 1 << 30, resultArenaBytes: 1 << 30 };
 const arenaTrimIntervalMs = 1_000;
+// Room kept for reusing the memory of reply blobs the caller gave back (releaseBlob).
+const keptReplyBytes = 256 * 1024 * 1024;
+// Reply blob memory is not zeroed first, since every byte is written at once: zeroing it cost as
+// much as the copy (a stream of 1 MiB replies here: 290 µs a reply with it, 120 without).
+const replyMemory = (capacity: number) => Buffer.allocUnsafeSlow(capacity).buffer as ArrayBuffer;
 const maxFailedStartsInARow = 3;
 // Reading a worker's resident memory from /proc costs about 30 µs here, ten small calls' worth:
 // after a reply it is read only if this long has passed since the last read.
@@ -116,6 +122,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
   // Workers get a read-only descriptor: they can map the arguments but never write them.
   const argumentReadOnlyFd = argumentArena && nativeAddon().reopen(argumentArena.fd, false);
   const trimTimer = argumentArena && setInterval(() => argumentArena.trimIfIdle(), arenaTrimIntervalMs).unref();
+  const replyBuffers = createBufferPool(keptReplyBytes, replyMemory);
   const spawnOptions: WorkerSpawnOptions = {
     module: path.resolve(options.worker),
     execArgv: [...(maxHeapMb === undefined ? [] : [`--max-old-space-size=${maxHeapMb}`]), ...(options.execArgv ?? [])],
@@ -360,7 +367,7 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     }
     const { protobufStart, blobTable } = decodeMessageBody(frame);
     const message = decodeMessage(output, frame.bytes, protobufStart, frame.bodyEnd, frame.memory, frame.memoryOffset);
-    decodedSize = frame.bodyEnd - protobufStart + copyReplyBlobs(output, message as Record<string, unknown>, blobTable!, worker.results);
+    decodedSize = frame.bodyEnd - protobufStart + copyReplyBlobs(output, message as Record<string, unknown>, blobTable!, worker.results, replyBuffers.take);
     return message;
   }
 
@@ -578,8 +585,9 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
   }
 
   function releaseBlob(blob: Uint8Array): void {
+    if (replyBuffers.give(blob)) return;
     if (!argumentArena || blob.buffer !== argumentArena.buffer) {
-      throw new AirlockError(Code.InvalidArgument, "releaseBlob() takes a blob returned by this pool's allocBlob()");
+      throw new AirlockError(Code.InvalidArgument, "releaseBlob() takes a blob returned by this pool's allocBlob(), or a reply's bytes that came as a blob, once");
     }
     argumentArena.release(blob.byteOffset);
     if (userBlobs > 0) userBlobs -= 1;

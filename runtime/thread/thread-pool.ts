@@ -16,7 +16,7 @@ import { AirlockError, type CrashFacts, type ExitCause } from "../api/errors.js"
 import { errorFromBody } from "../wire/error-body.js";
 import type { Pool, PoolOptions } from "../api/pool-options.js";
 import { createPoolServices, integerAtLeast, sharedDefaults, sharedSettings } from "../pool/pool-shared.js";
-import { createSharedBufferPool } from "./shared-buffers.js";
+import { createBufferPool } from "../blobs/buffer-pool.js";
 import { encodedBytes, isErrorAnswer, isShared, packMessage, unpackMessage, type PackedMessage, type StreamPortMessage, type ThreadAnswer, type ThreadTask, type ThreadWorkerData } from "../wire/thread-wire.js";
 import { describeDeath, endedForAnotherCall, isStartFailure, type ThreadDeath } from "./thread-deaths.js";
 
@@ -91,7 +91,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
   // Each thread dies once, but piscina fails every task it was running with the same error.
   const deathsSeen = new WeakSet<object>();
   const allocated = new WeakSet<ArrayBufferLike>();
-  const sharedBuffers = createSharedBufferPool(keptSharedBytes);
+  const sharedBuffers = createBufferPool(keptSharedBytes, (capacity) => new SharedArrayBuffer(capacity));
   let blobBytes = 0;
   // Calls each thread has answered and runs now (for the stats and for recycling), and the
   // threads that take no more calls and end once theirs are done.
@@ -417,8 +417,11 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
     return blob;
   }
 
+  // A reply's large bytes were moved here from the thread: they are the caller's, and there is
+  // nothing to reuse them for.
   function releaseBlob(blob: Uint8Array): void {
-    if (!allocated.delete(blob.buffer)) throw new AirlockError(Code.InvalidArgument, "releaseBlob() takes a blob returned by this pool's allocBlob()");
+    if (!(blob.buffer instanceof SharedArrayBuffer)) return;
+    if (!allocated.delete(blob.buffer)) throw new AirlockError(Code.InvalidArgument, "releaseBlob() takes a blob returned by this pool's allocBlob(), or a reply's bytes");
     blobBytes -= blob.buffer.byteLength;
   }
 
