@@ -38,6 +38,8 @@ export interface Contender<Reply = unknown> {
   send(payload: Buffer): Promise<number>;
   /** A large result: the worker replies with `pattern(size)` (see peers/work.ts). */
   fetch(size: number): Promise<Buffer>;
+  /** The harness is done with a result of `fetch` (checked, untimed): a contender whose API takes results back for reuse gives it back. */
+  fetched?(result: Buffer): void;
   /** Process ids of the worker processes: their CPU time is counted as the workers'. */
   pids(): number[];
   /** Stops the workers; resolves when their processes have exited. */

@@ -42,3 +42,12 @@ export function takeBenchLock(): number | undefined {
   }
   throw new Error(`could not take ${lockPath}`);
 }
+
+/** Takes the lock for this run; if another run holds it, says so, sets exit code 1 and returns false. */
+export function lockOrReport(): boolean {
+  const holder = takeBenchLock();
+  if (holder === undefined) return true;
+  console.error(`another benchmark run (pid ${holder}) is measuring on this machine; two at once would each measure the other. Wait for it to end.`);
+  process.exitCode = 1;
+  return false;
+}

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import type { Phase, Results } from "./model.js";
-import { takeBenchLock } from "./lock.js";
+import { lockOrReport } from "./lock.js";
 import { contenders } from "./peers/index.js";
 import { renderMarkdown } from "./report/markdown.js";
 import { noiseWarnings } from "./report/noise.js";
@@ -66,12 +66,7 @@ async function main(): Promise<void> {
     process.exitCode = child.status ?? 1;
     return;
   }
-  const holder = takeBenchLock();
-  if (holder !== undefined) {
-    console.error(`another benchmark run (pid ${holder}) is measuring on this machine; two at once would each measure the other. Wait for it to end.`);
-    process.exitCode = 1;
-    return;
-  }
+  if (!lockOrReport()) return;
   const ids = list(values.only, contenders.map((c) => c.id), "contender");
   const phases = list(values.phases, allPhases, "phase") as Phase[];
   const complete = ids.length === contenders.length && phases.length === allPhases.length && values.pin === undefined;

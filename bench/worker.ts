@@ -43,6 +43,10 @@ serve(BenchServiceDefinition, {
   echo: (request) => ({ data: request.data }),
   sink: (request) => ({ size: request.data.length }),
   fill: (request) => ({ data: pattern(request.size) }),
+  *stream(request) {
+    const reply = { data: pattern(request.size) };
+    for (let i = 0; i < request.count; i++) yield reply;
+  },
   compute: (request) => {
     if (request.deathOneIn > 0 && Math.random() * request.deathOneIn < 1) deaths[Math.floor(Math.random() * deaths.length)]!();
     if (request.spawnHelper) spawnHelper();

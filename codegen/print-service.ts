@@ -42,37 +42,43 @@ function runtimeSymbols(f: GeneratedFile, runtime: RuntimeImport) {
     Channel: f.import("Channel", from, true),
     HandlerContext: f.import("HandlerContext", from, true),
     HandlerResult: f.import("HandlerResult", from, true),
+    HandlerStream: f.import("HandlerStream", from, true),
     RetryPolicy: f.import("RetryPolicy", from, true),
     ServiceDefinition: f.import("ServiceDefinition", from, true),
     MessageInitShape: f.import("MessageInitShape", "@bufbuild/protobuf", true),
   };
 }
 
+// The shapes of connect-es: requests that stream come as an AsyncIterable, and replies that
+// stream go as one; a single reply is a promise.
 function printClientInterface(f: GeneratedFile, s: ServiceModel, rt: RuntimeSymbols): void {
   const doc = docText([s.comments, `Client of ${s.desc.typeName}; create one with \`${s.factoryName}\`.`], s.deprecated);
   printInterface(f, doc, s.clientName, s, (m) => {
-    const request = [rt.MessageInitShape, "<typeof ", f.importSchema(m.desc.input, true), ">"];
+    const init = [rt.MessageInitShape, "<typeof ", f.importSchema(m.desc.input, true), ">"];
     const reply = f.importShape(m.desc.output);
-    return [m.localName, "(request: ", request, ", options?: ", rt.CallOptions, "): Promise<", reply, ">;"];
+    const { requestsStream, repliesStream } = streamsOf(m);
+    const request = requestsStream ? ["requests: AsyncIterable<", init, ">"] : ["request: ", init];
+    return [m.localName, "(", request, ", options?: ", rt.CallOptions, "): ", repliesStream ? "AsyncIterable" : "Promise", "<", reply, ">;"];
   });
 }
 
 function printHandlersInterface(f: GeneratedFile, s: ServiceModel, rt: RuntimeSymbols): void {
   const doc = docText([`The methods of ${s.desc.typeName} as a worker implements them.`], s.deprecated);
   printInterface(f, doc, s.handlersName, s, (m) => {
-    const request = f.importShape(m.desc.input);
-    const reply = [rt.HandlerResult, "<typeof ", f.importSchema(m.desc.output, true), ">"];
-    return [m.localName, "(request: ", request, ", context: ", rt.HandlerContext, "): ", reply, ";"];
+    const shape = f.importShape(m.desc.input);
+    const { requestsStream, repliesStream } = streamsOf(m);
+    const request = requestsStream ? ["requests: AsyncIterable<", shape, ">"] : ["request: ", shape];
+    const reply = [repliesStream ? rt.HandlerStream : rt.HandlerResult, "<typeof ", f.importSchema(m.desc.output, true), ">"];
+    return [m.localName, "(", request, ", context: ", rt.HandlerContext, "): ", reply, ";"];
   });
 }
 
-const streamingKinds: Readonly<Record<string, string>> = {
-  server_streaming: "server-streaming",
-  client_streaming: "client-streaming",
-  bidi_streaming: "bidi-streaming",
-};
+function streamsOf(m: MethodModel): { requestsStream: boolean; repliesStream: boolean } {
+  const kind = m.desc.methodKind;
+  return { requestsStream: kind === "client_streaming" || kind === "bidi_streaming", repliesStream: kind === "server_streaming" || kind === "bidi_streaming" };
+}
 
-/** Prints an interface with one member per unary method and a note in place of each streaming one. */
+/** Prints an interface with one member per method. */
 function printInterface(
   f: GeneratedFile,
   doc: string,
@@ -90,11 +96,6 @@ function printInterface(
   s.methods.forEach((m, i) => {
     if (i > 0) {
       f.print();
-    }
-    if (m.desc.methodKind !== "unary") {
-      const kind = streamingKinds[m.desc.methodKind] ?? m.desc.methodKind;
-      f.print(`  // ${m.localName}() is ${kind}: airlock does not run streaming methods yet.`);
-      return;
     }
     printDoc(f, docText([m.comments], m.deprecated), "  ");
     f.print("  ", member(m));

@@ -6,6 +6,7 @@ export {
   type Channel,
   type HandlerContext,
   type HandlerResult,
+  type HandlerStream,
   type MethodDefinition,
   type MethodKind,
   type MethodOptions,
@@ -14,7 +15,7 @@ export {
 } from "./api/definition.js";
 export { createClient } from "./api/client.js";
 export { createPool } from "./create-pool.js";
-export type { BlobOptions, Isolation, MethodOverrides, Pool, PoolOptions, PoolStats, RestartIntensity, RetryThrottleOptions } from "./api/pool-options.js";
+export type { BlobOptions, Isolation, MethodOverrides, Pool, PoolOptions, PoolStats, RestartIntensity, RetryThrottleOptions, StreamOptions } from "./api/pool-options.js";
 export type { PoolEvent, PoolEventListener } from "./api/events.js";
 export { defaultRetryPolicy } from "./policy/retry.js";
 export { serve } from "./api/serve.js";

@@ -102,6 +102,23 @@ test("large result bytes come back through the worker's arena as a copy the call
   expect(reply.data[8 * 1024 * 1024 - 1]).toBe(((8 * 1024 * 1024 - 1) * 7) & 255);
 });
 
+test("a reply's blob bytes given back with releaseBlob() are reused, warm, by a later reply, and only once", async () => {
+  await start();
+  const first = await client.blobs({ replyBytes: 4 * 1024 * 1024 });
+  const memory = first.data.buffer;
+  pool!.releaseBlob(first.data);
+  expect(() => pool!.releaseBlob(first.data)).toThrow(/allocBlob\(\), or a reply's bytes that came as a blob, once/);
+  const second = await client.blobs({ replyBytes: 3 * 1024 * 1024 + 5 });
+  expect(second.data.buffer).toBe(memory);
+  expect(second.data.length).toBe(3 * 1024 * 1024 + 5);
+  expect(second.data.every((byte, i) => byte === ((i * 7) & 255))).toBe(true);
+  // Not given back: the next reply of that size gets memory of its own.
+  expect((await client.blobs({ replyBytes: 3 * 1024 * 1024 })).data.buffer).not.toBe(memory);
+  // Small bytes came inside the frame, and are no blob to give back.
+  const small = await client.blobs({ replyBytes: 1000 });
+  expect(() => pool!.releaseBlob(small.data)).toThrow(/allocBlob/);
+});
+
 test("allocBlob() is filled in place and reaches the worker with no copy", async () => {
   await start();
   const blob = pool!.allocBlob(1024 * 1024);
@@ -189,10 +206,12 @@ describe("thread isolation", () => {
 
   test("kept shared copies of large arguments never carry stale bytes, and are held while a thread may read one", async () => {
     await startThreads();
-    const sizes = [300_000, 1_000_000, 300_000, 200_000];
+    // The third reuses the first's copy (same size class, large enough); the others are new.
+    const sizes = [300_000, 1_000_000, 280_000, 200_000];
+    const buffers = [300_000, 1_000_000, 300_000, 200_000];
     for (const [i, size] of sizes.entries()) {
       const reply = await client.blobs({ data: pattern(size, 20 + i) });
-      expect(reply.seen[0]).toMatchObject({ length: size, checksum: checksum(pattern(size, 20 + i)), bufferBytes: BigInt(2 ** Math.ceil(Math.log2(size))) });
+      expect(reply.seen[0]).toMatchObject({ length: size, checksum: checksum(pattern(size, 20 + i)), bufferBytes: BigInt(buffers[i]!) });
     }
     // A call abandoned by its deadline keeps its copy until its thread has answered.
     const error = await rejection(client.blobs({ data: pattern(500_000, 30), delayMs: 300 }, { timeoutMs: 50 }));
@@ -208,6 +227,9 @@ describe("thread isolation", () => {
     expect(reply.data.buffer.byteLength).toBe(8 * 1024 * 1024);
     expect(reply.data[12345]).toBe((12345 * 7) & 255);
     expect((await client.blobs({ replyBytes: 100_000 })).data[99_999]).toBe((99_999 * 7) & 255);
+    // They were moved from the thread: giving them back is allowed, and does nothing.
+    pool!.releaseBlob(reply.data);
+    expect(reply.data[12345]).toBe((12345 * 7) & 255);
   });
 });
 

@@ -51,13 +51,19 @@ export async function call(): Promise<string> {
   const document: Document = await documents.get({ id: "a" }, { timeoutMs: 100, retry: false });
   await documents.put({ id: "b", size: 3n, body: { case: "text", value: "hi" }, tags: ["x"] });
   await documents.put(document);
-  // @ts-expect-error streaming methods are not on the client
-  void documents.watch;
+  for await (const watched of documents.watch({ id: "a" }, { timeoutMs: 100 })) void (watched satisfies Document);
+  async function* drafts() {
+    yield { id: "c" };
+  }
+  const uploaded: { count: number } = await documents.upload(drafts());
+  for await (const synced of documents.sync(drafts())) void (synced satisfies Document);
+  // @ts-expect-error a client-streaming method takes an AsyncIterable of requests
+  void documents.upload({ id: "c" });
   // @ts-expect-error requests are typed
   await documents.get({ id: 1 });
   const echo = await createTestServiceClient(channel).echo({ text: "x", data: new Uint8Array(2) });
   const touch = DocumentServiceDefinition.methods["touch"];
-  return \`\${echo.text} \${echo.pid} \${DocumentServiceDefinition.typeName} \${touch?.attemptTimeoutMs}\`;
+  return \`\${echo.text} \${echo.pid} \${DocumentServiceDefinition.typeName} \${touch?.attemptTimeoutMs} \${uploaded.count}\`;
 }
 
 export const handlers: TestServiceHandlers = {
@@ -77,9 +83,20 @@ export const handlers: TestServiceHandlers = {
 // @ts-expect-error a worker must implement every unary method
 export const incomplete: TestServiceHandlers = { echo: () => ({}) };
 
-export const streamingIsNotAHandler: Pick<DocumentServiceHandlers, "get"> = {
-  get: async (request) => ({ id: request.id }),
+export const streaming: Pick<DocumentServiceHandlers, "watch" | "upload" | "sync"> = {
+  async *watch(request) {
+    yield { id: request.id };
+  },
+  async upload(requests) {
+    let count = 0;
+    for await (const document of requests) count += document.id.length;
+    return { count };
+  },
+  sync: (requests) => requests,
 };
+
+// @ts-expect-error a server-streaming handler gives an iterable of replies, not one
+export const notAStream: Pick<DocumentServiceHandlers, "watch"> = { watch: async (request) => ({ id: request.id }) };
 `;
 
   const compilerOptions = {
@@ -247,20 +264,17 @@ describe("protoc-gen-airlock in process", () => {
     expect(code).toContain(`import type { Duration, DurationSchema, Empty, EmptySchema, Timestamp, TimestampSchema } from "@bufbuild/protobuf/wkt";`);
   });
 
-  test("streaming methods are left out of the client and handler interfaces, with a note, but kept in the definition", () => {
+  test("streaming methods are in the client and handler interfaces with the shapes of connect-es", () => {
     const code = ts()["airlock/test/v1/features_airlock.ts"];
-    for (const name of ["DocumentServiceClient", "DocumentServiceHandlers"]) {
-      const body = block(code, `export interface ${name} {`, "}");
-      expect(body).toContain("  // watch() is server-streaming: airlock does not run streaming methods yet.");
-      expect(body).toContain("  // upload() is client-streaming: airlock does not run streaming methods yet.");
-      expect(body).toContain("  // sync() is bidi-streaming: airlock does not run streaming methods yet.");
-      expect(body).not.toMatch(/^ {2}(watch|upload|sync)\(/m);
-      expect(body).toMatch(/^ {2}get\(/m);
-    }
+    const client = block(code, "export interface DocumentServiceClient {", "}");
+    expect(client).toContain("  watch(request: MessageInitShape<typeof GetRequestSchema>, options?: CallOptions): AsyncIterable<Document>;");
+    expect(client).toContain("  upload(requests: AsyncIterable<MessageInitShape<typeof DocumentSchema>>, options?: CallOptions): Promise<UploadReply>;");
+    expect(client).toContain("  sync(requests: AsyncIterable<MessageInitShape<typeof DocumentSchema>>, options?: CallOptions): AsyncIterable<Document>;");
+    const handlers = block(code, "export interface DocumentServiceHandlers {", "}");
+    expect(handlers).toContain("  watch(request: GetRequest, context: HandlerContext): HandlerStream<typeof DocumentSchema>;");
+    expect(handlers).toContain("  upload(requests: AsyncIterable<Document>, context: HandlerContext): HandlerResult<typeof UploadReplySchema>;");
+    expect(handlers).toContain("  sync(requests: AsyncIterable<Document>, context: HandlerContext): HandlerStream<typeof DocumentSchema>;");
     expect(block(code, "export const DocumentServiceDefinition", "  });")).toMatch(/^ {4}watch: \{/m);
-    expect(code).toContain(`export interface TailServiceClient {
-  // tail() is server-streaming: airlock does not run streaming methods yet.
-}`);
     expect(code).toContain("export interface EmptyServiceClient {}");
   });
 

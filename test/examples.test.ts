@@ -45,6 +45,15 @@ test("native-crash: every good input answered, every bug contained, the leaker r
   expect(run.stdout).not.toMatch(/\r/);
 }, 60_000);
 
+test("stream: tiles arrive as they are rendered; each crash after the first tile ends the stream with the count delivered, and the caller resumes", async () => {
+  const run = await runExample("stream", "--small");
+  expectSuccess(run);
+  expect(run.stdout).toMatch(/^ {2}tile 21 crashed the worker after 21 tiles of this stream \(SIGSEGV, pid \d+\); resuming at tile 22$/m);
+  expect(run.stdout).toMatch(/^ {2}tile 29 crashed the worker after 7 tiles of this stream \(SIGSEGV, pid \d+\); resuming at tile 30$/m);
+  expect(run.stdout).toMatch(/^tiles received: 46 of 48, 2 lost to crashes \(21, 29\)$/m);
+  expect(run.stdout).toMatch(/^result: every tile but the crashing ones arrived/m);
+}, 60_000);
+
 test("native-crash: a mistyped flag is an error, not a silent full run", async () => {
   const run = await runExample("native-crash", "--cals", "10");
   expect(run.exitCode).toBe(2);

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { createFrameReader, createFrameWriter, decodeCallBody, decodeJsonBody, decodeReplyBody, FrameFlag, FrameType, jsonBody, type Frame } from "../runtime/wire/frame.js";
+import { createFrameReader, createFrameWriter, decodeCallBody, decodeJsonBody, decodeMessageBody, FrameFlag, FrameType, jsonBody, type Frame } from "../runtime/wire/frame.js";
 
 // A connected pair of real Unix sockets: what the writer writes to one, the reader reads from the other.
 async function socketPair(): Promise<{ writing: Socket; reading: Socket; close: () => void }> {
@@ -52,7 +52,7 @@ test("frames written in many ticks, small and large, with and without blob table
         const blobs = id % 3 === 0;
         // Calls of the first tick name their method by path, the later ones by number only.
         if (id % 2 === 0) writer.call(id, 2, 1500, 70_000 + id, tick === 0 ? path : undefined, body, blobs ? table : undefined);
-        else writer.reply(id, body, blobs ? table : undefined);
+        else writer.message(FrameType.Reply, id, body, blobs ? table : undefined);
         expected.push({ type: id % 2 === 0 ? FrameType.Call : FrameType.Reply, id, body, blobs });
         id += 1;
       }
@@ -72,7 +72,7 @@ test("frames written in many ticks, small and large, with and without blob table
         expect(frame.bytes.subarray(call.protobufStart, frame.bodyEnd).equals(want.body)).toBe(true);
         expect(call.blobTable?.equals(table) ?? false).toBe(want.blobs);
       } else if (frame.type === FrameType.Reply) {
-        const reply = decodeReplyBody(frame);
+        const reply = decodeMessageBody(frame);
         expect(frame.bytes.subarray(reply.protobufStart, frame.bodyEnd).equals(want.body)).toBe(true);
         expect(reply.blobTable?.equals(table) ?? false).toBe(want.blobs);
       } else {
@@ -91,7 +91,7 @@ test("a burst of frames leaves a few at a time, so that the reader can start bef
     const writes = jest.spyOn(writing, "write");
     const ids: number[] = [];
     reading.on("data", createFrameReader((frame) => ids.push(frame.id), 1 << 20));
-    for (let id = 1; id <= 64; id++) writer.reply(id, pattern(64, id), undefined);
+    for (let id = 1; id <= 64; id++) writer.message(FrameType.Reply, id, pattern(64, id), undefined);
     const writtenInTick = writes.mock.calls.length;
     while (ids.length < 64) await once(reading, "data");
     expect(writtenInTick).toBe(8);
@@ -114,7 +114,7 @@ test("a stream cut at every byte yields the same frames", () => {
   const stream = Buffer.concat(frames);
   for (let cut = 0; cut <= stream.length; cut++) {
     const seen: string[] = [];
-    const read = createFrameReader((frame) => seen.push(`${frame.id}:${frame.bytes.toString("hex", decodeReplyBody(frame).protobufStart, frame.bodyEnd)}`), 1024);
+    const read = createFrameReader((frame) => seen.push(`${frame.id}:${frame.bytes.toString("hex", decodeMessageBody(frame).protobufStart, frame.bodyEnd)}`), 1024);
     read(stream.subarray(0, cut));
     read(stream.subarray(cut));
     expect(seen).toEqual(frames.map((frame) => `${frame.readUInt32LE(8)}:${frame.subarray(16).toString("hex")}`));

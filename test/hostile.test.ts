@@ -4,12 +4,13 @@ import { AirlockError, Code, createPool, type Pool } from "airlock";
 import { createArenaFd, openReadableArena } from "../runtime/blobs/blob-arena.js";
 import { copyReplyBlobs } from "../runtime/process/reply-blobs.js";
 import { encodeBlobTable, type BlobRef } from "../runtime/wire/blob-table.js";
-import { createFrameReader, decodeReplyBody, FrameFlag, FrameType, type Frame } from "../runtime/wire/frame.js";
+import { createFrameReader, creditBody, decodeMessageBody, FrameFlag, FrameType, type Frame } from "../runtime/wire/frame.js";
 import { nativeAddon } from "../runtime/os/native.js";
+import { createStreamServiceClient } from "./gen/airlock/test/v1/stream_airlock.js";
 import { createTestServiceClient } from "./gen/airlock/test/v1/test_airlock.js";
 import { BlobsReplySchema, EchoReplySchema } from "./gen/airlock/test/v1/test_pb.js";
 import { workerPath } from "./support/crashy.js";
-import { checkLeaksAfterEach } from "./support/leaks.js";
+import { checkLeaksAfterEach, eventually } from "./support/leaks.js";
 
 const codeNames = Object.fromEntries(Object.values(Code).map((code) => [code, true]));
 
@@ -48,7 +49,7 @@ function replyWithBlobs(reply: Uint8Array, table: Buffer): Buffer {
 const attack = fc.oneof(
   fc.uint8Array({ minLength: 1, maxLength: 64 }),
   fc
-    .record({ type: fc.nat(12), flags: fc.nat(3), id: fc.constantFrom(liveCallId, 0, 12345), body: fc.uint8Array({ maxLength: 48 }) })
+    .record({ type: fc.nat(16), flags: fc.nat(3), id: fc.constantFrom(liveCallId, 0, 12345), body: fc.uint8Array({ maxLength: 48 }) })
     .map(({ type, flags, id, body }) => frameBytes(type, flags, id, body)),
   fc
     .array(blobRef(fc.constantFrom(liveGeneration, 0, 1)), { minLength: 1, maxLength: 3 })
@@ -87,8 +88,8 @@ describe("the parent's decoding of worker bytes, fuzzed in process", () => {
         const bytes = replyWithBlobs(new Uint8Array(0), encodeBlobTable(refs));
         const frame: Frame = { type: FrameType.Reply, flags: FrameFlag.Blobs, attempt: 0, id: 1, timeoutMs: 0, bytes, bodyStart: 16, bodyEnd: bytes.length, memory: bytes.buffer, memoryOffset: bytes.byteOffset };
         onlyProtocolErrors(() => {
-          const { blobTable } = decodeReplyBody(frame);
-          copyReplyBlobs(BlobsReplySchema, { $typeName: BlobsReplySchema.typeName, seen: [], data: new Uint8Array(0) }, blobTable!, results);
+          const { blobTable } = decodeMessageBody(frame);
+          copyReplyBlobs(BlobsReplySchema, { $typeName: BlobsReplySchema.typeName, seen: [], data: new Uint8Array(0) }, blobTable!, results, (length) => new Uint8Array(length));
         });
       }),
       { numRuns: 5000 },
@@ -98,7 +99,7 @@ describe("the parent's decoding of worker bytes, fuzzed in process", () => {
   test("a truncated or padded blob table is a PROTOCOL error", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 80 }), (table) => {
-        onlyProtocolErrors(() => copyReplyBlobs(BlobsReplySchema, { seen: [], data: new Uint8Array(0) }, Buffer.from(table), results));
+        onlyProtocolErrors(() => copyReplyBlobs(BlobsReplySchema, { seen: [], data: new Uint8Array(0) }, Buffer.from(table), results, (length) => new Uint8Array(length)));
       }),
       { numRuns: 3000 },
     );
@@ -142,4 +143,88 @@ describe("a hostile worker, end to end", () => {
     expect((await client.echo({ text: "still serving" })).text).toBe("still serving");
     expect(nativeAddon()).toBeDefined();
   }, 120_000);
+});
+
+describe("a hostile worker breaking a stream", () => {
+  let pool: Pool;
+  const exits: { cause: string; reason: string }[] = [];
+  beforeEach(async () => {
+    exits.length = 0;
+    pool = await createPool({
+      worker: workerPath("stream-worker"),
+      workers: 1,
+      forwardStderr: false,
+      streams: { windowMessages: 64 },
+      onEvent: (event) => event.type === "worker-exited" && exits.push({ cause: event.cause, reason: event.reason }),
+    });
+  });
+  afterEach(() => pool.close());
+  checkLeaksAfterEach();
+
+  // Runs a bidi call whose worker writes `bytes` to its channel, then answers "after"; the
+  // caller pauses `pauseMs` after each reply.
+  async function attackStream(bytes: Buffer, pauseMs = 0): Promise<{ replies: string[]; error: AirlockError | undefined }> {
+    const replies: string[] = [];
+    async function* requests() {
+      yield { text: "attack", data: bytes };
+      yield { text: "after" };
+    }
+    try {
+      for await (const reply of createStreamServiceClient(pool).echo(requests(), { retry: false })) {
+        replies.push(reply.text);
+        await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      }
+    } catch (error) {
+      return { replies, error: error as AirlockError };
+    }
+    return { replies, error: undefined };
+  }
+
+  async function stillServing(): Promise<void> {
+    async function* one() {
+      yield { text: "still serving" };
+    }
+    const replies: string[] = [];
+    for await (const reply of createStreamServiceClient(pool).echo(one())) replies.push(reply.text);
+    expect(replies).toEqual(["still serving"]);
+  }
+
+  test("a message that is not of the method's output type is a PROTOCOL error that kills the worker; nothing it sends after is read", async () => {
+    // Field 1 of EchoMessage is a string: bytes that are not UTF-8 cannot decode as one. The
+    // End behind it, in the same write, would otherwise end the stream well.
+    const bad = frameBytes(FrameType.Message, 0, liveCallId, new Uint8Array([0x0a, 0x02, 0xff, 0xfe]));
+    const { error } = await attackStream(Buffer.concat([bad, frameBytes(FrameType.End, 0, liveCallId, new Uint8Array(0))]));
+    expect(error?.code).toBe(Code.Protocol);
+    expect(exits).toEqual([expect.objectContaining({ cause: "protocol", reason: expect.stringMatching(/no airlock\.test\.v1\.EchoMessage/) })]);
+    await stillServing();
+  });
+
+  test("a message for a stream that is over is a PROTOCOL error that kills the worker; the stream had ended well", async () => {
+    const end = frameBytes(FrameType.End, 0, liveCallId, new Uint8Array(0));
+    const late = frameBytes(FrameType.Message, 0, liveCallId, new Uint8Array(0));
+    const { replies, error } = await attackStream(Buffer.concat([end, late]));
+    expect(error).toBeUndefined();
+    expect(replies).toEqual([]);
+    await eventually(() => exits.length === 1);
+    expect(exits[0]).toMatchObject({ cause: "protocol", reason: expect.stringMatching(/which has no open stream/) });
+    await stillServing();
+  });
+
+  test("credit for more requests than were sent is a PROTOCOL error that kills the worker", async () => {
+    const { error } = await attackStream(frameBytes(FrameType.Credit, 0, liveCallId, creditBody(1000)));
+    expect(error?.code).toBe(Code.Protocol);
+    expect(exits[0]).toMatchObject({ cause: "protocol", reason: expect.stringMatching(/credited 1000 requests/) });
+    await stillServing();
+  });
+
+  test("more messages than the window allows, unread by a slow caller, is a PROTOCOL error that kills the worker", async () => {
+    const message = frameBytes(FrameType.Message, 0, liveCallId, new Uint8Array(0));
+    const { replies, error } = await attackStream(Buffer.concat(Array.from({ length: 100 }, () => message)), 50);
+    expect(error?.code).toBe(Code.Protocol);
+    // The caller read the first at once; 64 more fit the window; the rest broke it.
+    expect(error?.details.delivered).toBe(65);
+    expect(replies).toHaveLength(65);
+    expect(exits[0]).toMatchObject({ cause: "protocol", reason: expect.stringMatching(/more than the stream's window/) });
+    await stillServing();
+  });
 });

@@ -22,5 +22,6 @@ export async function timeLargeCall(contender: Contender, direction: Direction, 
   const result = await contender.fetch(size);
   const elapsed = performance.now() - started;
   if (!result.equals(expected)) throw new Error(`${contender.name}: a ${size}-byte result came back different (${result.length} bytes)`);
+  contender.fetched?.(result);
   return elapsed;
 }

@@ -11,8 +11,17 @@ const echo: Unary = (call, callback) => callback(null, call.request);
 const sink: Unary = (call, callback) => callback(null, u32(call.request.length));
 const fill: Unary = (call, callback) => callback(null, pattern(call.request.readUInt32LE(0)));
 
+// `count` replies of `size` bytes, written as fast as the call's flow control takes them.
+const stream: grpc.handleServerStreamingCall<Buffer, Buffer> = async (call) => {
+  const body = pattern(call.request.readUInt32LE(4));
+  for (let sent = 0, count = call.request.readUInt32LE(0); sent < count; sent++) {
+    if (!call.write(body)) await new Promise((resolve) => call.once("drain", resolve));
+  }
+  call.end();
+};
+
 const server = new grpc.Server(unlimited);
-server.addService(benchService, { echo, sink, fill });
+server.addService(benchService, { echo, sink, fill, stream });
 server.bindAsync(`unix:${process.argv[2]}`, grpc.ServerCredentials.createInsecure(), (error) => {
   if (error) {
     process.stderr.write(`grpc worker: ${error.message}\n`);

@@ -1,4 +1,4 @@
-// The gRPC peer's service: three unary methods whose messages are raw bytes (no protobuf
+// The gRPC peer's service: three unary methods and a server stream whose messages are raw bytes (no protobuf
 // codec, no proto-loader), so gRPC's own cost is what is measured.
 import type { ServiceDefinition } from "@grpc/grpc-js";
 
@@ -15,6 +15,7 @@ export const benchService: ServiceDefinition = {
   echo: { path: "/bench.Bench/Echo", originalName: "Echo", ...raw },
   sink: { path: "/bench.Bench/Sink", originalName: "Sink", ...raw },
   fill: { path: "/bench.Bench/Fill", originalName: "Fill", ...raw },
+  stream: { path: "/bench.Bench/Stream", originalName: "Stream", ...raw, responseStream: true },
 };
 
 /** No message size limits: the payload phase sends up to 64 MiB. */

@@ -74,6 +74,18 @@ export class GrpcContender implements Contender {
     return leastBusy(this.channels).request("fill", u32(size));
   }
 
+  /** A server-streaming call of `count` replies of `size` bytes from one worker; resolves once all have arrived. */
+  stream(count: number, size: number): Promise<void> {
+    const { client } = this.channels[0]!;
+    const call = (client as unknown as { stream(request: Buffer): grpc.ClientReadableStream<Buffer> }).stream(Buffer.from(new Uint32Array([count, size]).buffer));
+    return new Promise((resolve, reject) => {
+      let received = 0;
+      call.on("data", () => (received += 1));
+      call.on("error", reject);
+      call.on("end", () => (received === count ? resolve() : reject(new Error(`grpc stream ended after ${received} of ${count} replies`))));
+    });
+  }
+
   pids(): number[] {
     return this.channels.map((channel) => channel.child.pid!);
   }

@@ -2,7 +2,7 @@
 // then the body. Replies come back in the order of the requests, so they carry no id.
 import type { Socket } from "node:net";
 
-export const Op = { Ready: 0, Echo: 1, Sink: 2, Fill: 3 } as const;
+export const Op = { Ready: 0, Echo: 1, Sink: 2, Fill: 3, Stream: 4 } as const;
 
 const framesPerWrite = 8;
 

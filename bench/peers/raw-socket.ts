@@ -16,6 +16,7 @@ class Channel {
   readonly ready: Promise<void>;
   private readonly write: (op: number, body: Uint8Array) => void;
   private readonly replies = new Fifo<Waiter<Buffer>>();
+  private streaming: { remaining: number; done(): void } | undefined;
 
   constructor(execArgv: readonly string[]) {
     this.child = spawn(process.execPath, [...execArgv, childPath], { stdio: ["ignore", "inherit", "inherit", "pipe"] });
@@ -27,6 +28,7 @@ class Channel {
       "data",
       frameReader((op, body) => {
         if (op === Op.Ready) onReady();
+        else if (op === Op.Stream) this.streamed();
         else this.replies.shift()!.resolve(body);
       }),
     );
@@ -39,6 +41,18 @@ class Channel {
 
   get waiting(): number {
     return this.replies.length;
+  }
+
+  /** Has the worker send `count` frames of `size` bytes; resolves once all have arrived. */
+  stream(count: number, size: number): Promise<void> {
+    return new Promise((done) => {
+      this.streaming = { remaining: count, done };
+      this.write(Op.Stream, Buffer.from(new Uint32Array([count, size]).buffer));
+    });
+  }
+
+  private streamed(): void {
+    if (--this.streaming!.remaining === 0) this.streaming!.done();
   }
 
   request(op: number, body: Uint8Array): Promise<Buffer> {
@@ -73,6 +87,11 @@ export class RawSocketContender implements Contender {
 
   fetch(size: number): Promise<Buffer> {
     return leastBusy(this.channels).request(Op.Fill, u32(size));
+  }
+
+  /** A server stream of `count` frames of `size` bytes from one worker. */
+  stream(count: number, size: number): Promise<void> {
+    return this.channels[0]!.stream(count, size);
   }
 
   pids(): number[] {

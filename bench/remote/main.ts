@@ -17,7 +17,7 @@ import { createAirlockTransport } from "airlock/remote";
 import type { Contender } from "../contender.js";
 import { createBenchServiceClient } from "../gen/airlock/bench/v1/bench_airlock.js";
 import { BenchService, type EchoReply } from "../gen/airlock/bench/v1/bench_pb.js";
-import { takeBenchLock } from "../lock.js";
+import { lockOrReport } from "../lock.js";
 import { measureLatency } from "../measure/latency.js";
 import { measureThroughput } from "../measure/throughput.js";
 import { median, pairedRatios, spread } from "../measure/stats.js";
@@ -104,12 +104,7 @@ const localSides: readonly Side[] = [
 
 async function main(): Promise<void> {
   const rounds = Number(process.argv[2] ?? 5);
-  const holder = takeBenchLock();
-  if (holder !== undefined) {
-    console.error(`another benchmark run (pid ${holder}) is measuring on this machine; wait for it to end.`);
-    process.exitCode = 1;
-    return;
-  }
+  if (!lockOrReport()) return;
   const p50: Record<string, number[]> = {};
   const throughput: Record<string, number[]> = {};
   for (let round = 0; round < rounds; round++) {

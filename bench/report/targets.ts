@@ -26,6 +26,10 @@ export const targets: readonly Target[] = [
   // pre-allocated blob costs no copy at all, so far less than one at 64 MiB (and the same at any size).
   { text: "airlock plain 64 MiB argument ≤ 2× one memcpy into warm memory", metric: "payload.argument.64MiB", contender: "airlock", against: "memcpy", op: "<=", limit: 2 },
   { text: "airlock pre-allocated 64 MiB blob ≤ 0.25× one memcpy of 64 MiB", metric: "payload.argument.64MiB", contender: "airlock-blob", against: "memcpy", op: "<=", limit: 0.25 },
+  // A large result is copied out of the worker's arena: into warm memory when the caller gives
+  // results back (releaseBlob), into fresh memory that page-faults when it does not.
+  { text: "airlock 64 MiB result, results given back (releaseBlob) ≤ 2× one memcpy into warm memory", metric: "payload.result.64MiB", contender: "airlock-blob", against: "memcpy", op: "<=", limit: 2 },
+  { text: "airlock 64 MiB result, results kept, vs one memcpy into warm memory", metric: "payload.result.64MiB", contender: "airlock", against: "memcpy", op: "<=", limit: 2, info: true },
   // Thread isolation costs about what piscina itself does, which it is built on.
   { text: "airlock (threads) small-call p50 ≤ 1.2× piscina", metric: "latency.p50", contender: "airlock-thread", against: "piscina", op: "<=", limit: 1.2 },
   // For information: the same comparisons under other conditions.
@@ -44,6 +48,12 @@ export const targets: readonly Target[] = [
 export const startupTargets: readonly Target[] = [
   { text: "worker spawn to ready ≤ 1.5× a bare `node -e 0` start", metric: "startup.ready", contender: "airlock", against: "node", op: "<=", limit: 1.5 },
   { text: "extra latency of a call whose first attempt crashed, no spare (standby: 0), ≤ 2× a bare `node -e 0` start", metric: "startup.crash-retry-extra", contender: "airlock", against: "node", op: "<=", limit: 2 },
+];
+
+export const streamTargets: readonly Target[] = [
+  { text: "server stream of small messages through one worker ≥ 0.6× a raw Node socket sending the same frames", metric: "stream.small-vs-raw", contender: "airlock", against: "raw-socket", op: ">=", limit: 0.6 },
+  { text: "server stream of small messages ≥ 5× grpc-js server streaming over a Unix socket", metric: "stream.small-vs-grpc", contender: "airlock", against: "grpc", op: ">=", limit: 5 },
+  { text: "1 GiB streamed in 1 MiB messages ≤ 2× one memcpy of 1 GiB into warm memory", metric: "stream.gib-vs-memcpy", contender: "airlock", against: "memcpy", op: "<=", limit: 2 },
 ];
 
 export interface Verdict {

@@ -11,7 +11,7 @@
 import { parseArgs } from "node:util";
 import { createPool } from "airlock";
 import { createBenchServiceClient } from "../gen/airlock/bench/v1/bench_airlock.js";
-import { takeBenchLock } from "../lock.js";
+import { lockOrReport } from "../lock.js";
 import { crashRetryRound } from "../measure/crash-retry.js";
 import { bareNodeStartMs, startedFromSnapshot, workerStartMs } from "../measure/startup.js";
 import { median, pairedRatios, spread } from "../measure/stats.js";
@@ -23,12 +23,7 @@ const strippedVariables = ["NODE_OPTIONS", "NODE_EXTRA_CA_CERTS"];
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({ options: { "env-as-is": { type: "boolean", default: false } }, allowPositionals: true });
   const rounds = Number(positionals[0] ?? 15);
-  const holder = takeBenchLock();
-  if (holder !== undefined) {
-    console.error(`another benchmark run (pid ${holder}) is measuring on this machine; wait for it to end.`);
-    process.exitCode = 1;
-    return;
-  }
+  if (!lockOrReport()) return;
   const env = { ...process.env };
   if (!values["env-as-is"]) for (const name of strippedVariables) delete env[name];
 

@@ -28,7 +28,7 @@ export interface MethodOptions {
   readonly attemptTimeoutMs?: number;
 }
 
-/** The kinds of RPC a proto file can declare; airlock runs unary methods. */
+/** The kinds of RPC a proto file can declare: "unary", "server_streaming", "client_streaming", "bidi_streaming". */
 export type MethodKind = DescMethod["methodKind"];
 
 /** Everything airlock needs to run one method: its schemas, its wire name and its options. */
@@ -54,7 +54,7 @@ export interface MethodDefinition<I extends DescMessage = DescMessage, O extends
 export interface ServiceDefinition<TClient = unknown, THandlers = unknown> {
   /** Fully qualified service name, for example "example.v1.FormatService". */
   readonly typeName: string;
-  /** Methods by local name, streaming ones included (they are not callable yet). */
+  /** Methods by local name. */
   readonly methods: Readonly<Record<string, MethodDefinition>>;
   /** Never set at run time: it only carries the generated interfaces in the type. */
   readonly types?: { readonly client: TClient; readonly handlers: THandlers };
@@ -62,7 +62,7 @@ export interface ServiceDefinition<TClient = unknown, THandlers = unknown> {
 
 /** Per-call options accepted by every client method. */
 export interface CallOptions {
-  /** Deadline for the whole call, retries included, in milliseconds from now. */
+  /** Deadline for the whole call (a stream's every message), retries included, in milliseconds from now. */
   readonly timeoutMs?: number;
   /** Aborting it cancels the call: a queued call is dropped, a running one is cancelled in the worker. */
   readonly signal?: AbortSignal;
@@ -90,10 +90,23 @@ export interface Channel {
     request: MessageInitShape<I>,
     options?: CallOptions,
   ): Promise<MessageShape<O>>;
+  /**
+   * Runs one streaming call of any kind: sends `requests` as the worker takes them and yields
+   * the replies; the call starts at the first `next()`, and leaving the iteration early
+   * cancels it. Errors end the iteration, after the replies that came before them.
+   */
+  stream<I extends DescMessage, O extends DescMessage>(
+    method: MethodDefinition<I, O>,
+    requests: AsyncIterable<MessageInitShape<I>>,
+    options?: CallOptions,
+  ): AsyncIterable<MessageShape<O>>;
 }
 
 /** The reply a handler may return: a message or the fields to create one, sync or async. */
 export type HandlerResult<O extends DescMessage> = MessageInitShape<O> | Promise<MessageInitShape<O>>;
+
+/** The replies a server-streaming or bidi handler gives: an async generator, or any (async) iterable of messages or their fields. */
+export type HandlerStream<O extends DescMessage> = AsyncIterable<MessageInitShape<O>> | Iterable<MessageInitShape<O>>;
 
 /** Builds the definition of a service from its protobuf-es descriptor and the options resolved by codegen. */
 export function defineService<TClient, THandlers>(

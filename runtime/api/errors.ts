@@ -56,6 +56,8 @@ export interface ErrorDetails {
   readonly attempt?: number;
   /** Facts of the crash that ended the call, and of every earlier crashed attempt. */
   readonly crashes?: readonly CrashFacts[];
+  /** Replies a stream delivered before the error ended it. */
+  readonly delivered?: number;
   /** Stack trace of the error as thrown inside the worker. */
   readonly remoteStack?: string;
   /** Tail of a worker's stderr when it failed outside a call (for example at start-up). */

@@ -23,6 +23,16 @@ export interface BlobOptions {
   readonly resultArenaBytes?: number;
 }
 
+/** Flow control of streaming calls: how far either side may run ahead of the other, and what a retry can replay. */
+export interface StreamOptions {
+  /** Messages either side may have sent that the other has not consumed yet. Default 1024. */
+  readonly windowMessages?: number;
+  /** Bytes of those messages (protobuf bytes and blobs); one message always passes, however large. Default 8 MiB. */
+  readonly windowBytes?: number;
+  /** Request messages kept to replay on a retry, in bytes; past it the call commits and is not retried. Default 1 MiB. */
+  readonly replayBytes?: number;
+}
+
 /**
  * What a worker is: a child process (`"process"`), which survives anything its code does,
  * native crashes included; or a worker thread of this process (`"thread"`, on piscina), which
@@ -85,6 +95,8 @@ export interface PoolOptions {
   readonly maxFrameBytes?: number;
   /** Shared-memory blobs for large bytes fields; `false` sends every byte through the channel. */
   readonly blobs?: BlobOptions | false;
+  /** Flow control and replay of streaming calls. */
+  readonly streams?: StreamOptions;
   /** Receives every pool event from the first spawn on; `pool.on()` only sees events after createPool resolves. */
   readonly onEvent?: PoolEventListener;
 }
@@ -110,7 +122,12 @@ export interface Pool extends Channel {
    * releaseBlob(); calls still using it keep it until they settle.
    */
   allocBlob(length: number): Uint8Array;
-  /** Gives back a blob from allocBlob(). */
+  /**
+   * Gives back a blob: one from allocBlob(), or a reply's bytes that came as a blob, whose
+   * memory later replies then reuse warm (a 64 MiB reply into fresh memory pays a page fault
+   * per 4 KiB, more than the copy). Nothing may read a blob once given back. In thread
+   * isolation a reply's bytes were moved from the thread, and giving them back does nothing.
+   */
   releaseBlob(blob: Uint8Array): void;
 }
 

@@ -50,7 +50,6 @@ export function serve<THandlers>(service: ServiceDefinition<unknown, THandlers>,
     if (typeof table[key] !== "function") throw new TypeError(`serve(${service.typeName}): handler "${key}" is not a function`);
   }
   for (const method of Object.values(service.methods)) {
-    if (method.kind !== "unary") continue;
     const handler = table[method.localName] as Handler | undefined;
     host.routes.set(method.path, { method, handler: handler?.bind(handlers) });
   }

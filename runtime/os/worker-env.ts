@@ -12,6 +12,8 @@ export const workerEnv = {
   resultArena: "AIRLOCK_RESULT_ARENA",
   /** Bytes values at least this long go back to the parent as blobs. */
   blobThreshold: "AIRLOCK_BLOB_THRESHOLD",
+  /** "messages:bytes" of each stream's window, both ways. */
+  streamWindow: "AIRLOCK_STREAM_WINDOW",
   /** The native addon's file, as the parent found it. */
   nativeAddon: "AIRLOCK_NATIVE_ADDON",
 } as const;

@@ -22,6 +22,7 @@ import { IdTable } from "./id-table.js";
 import type { createPoolServices } from "./pool-shared.js";
 import { nextStep } from "../policy/retry-decision.js";
 import { createWaiters } from "./waiters.js";
+import { CallStream, type StreamLimits } from "./call-stream.js";
 
 /** Where a call is in its life. */
 export type CallState = "queued" | "running" | "backoff" | "settled";
@@ -50,6 +51,8 @@ export class PoolCall<Cargo = unknown, Place = unknown> {
   timer: NodeJS.Timeout | undefined = undefined;
   deadlineTimer: NodeJS.Timeout | undefined = undefined;
   onAbort: (() => void) | undefined = undefined;
+  /** The call's stream, for a streaming method; its replies go there, not to `resolve`. */
+  stream: CallStream<Cargo> | undefined = undefined;
 
   /** Made by the core only, once a call is admitted. */
   constructor(
@@ -69,8 +72,16 @@ export class PoolCall<Cargo = unknown, Place = unknown> {
 
 /** What a cage does for the core; everything else about a call is the core's. */
 export interface Cage<Cargo, Place> {
-  /** Encodes a request for this cage's workers; what it throws is the caller's INVALID_ARGUMENT. */
-  encode(method: MethodDefinition, request: unknown): Cargo;
+  /**
+   * Encodes a request, or one request message of a stream (`streamed`), for this cage's
+   * workers; what it throws is the caller's INVALID_ARGUMENT. A stream's handler may keep its
+   * requests past the call, so that what a streamed request shares with it is never reused.
+   */
+  encode(method: MethodDefinition, request: unknown, streamed: boolean): Cargo;
+  /** What opens a streaming call, whose requests follow as messages. */
+  opening(method: MethodDefinition): Cargo;
+  /** The size of an encoded request for a stream's window: protobuf bytes plus blob bytes. */
+  sizeOf(cargo: Cargo): number;
   /** A reason to refuse an encoded request (one larger than the channel takes); the cage frees the cargo then. */
   refuse(method: MethodDefinition, cargo: Cargo): AirlockError | undefined;
   /** Puts the call's next attempt in line; the cage calls core.start() when a worker takes it. */
@@ -83,8 +94,8 @@ export interface Cage<Cargo, Place> {
   cancel(call: PoolCall<Cargo, Place>): void;
   /** Whether a worker may still read the settled call's cargo (its abandoned attempt still runs). */
   stillReading(call: PoolCall<Cargo, Place>): boolean;
-  /** Frees the cargo of a settled call that no worker reads any more. */
-  release(call: PoolCall<Cargo, Place>): void;
+  /** Frees a cargo no worker reads any more. */
+  release(cargo: Cargo): void;
   /** Attempts waiting for a worker now: the queue limit counts them. */
   waiting(): number;
 }
@@ -94,6 +105,7 @@ export interface CallCoreSettings {
   readonly services: ReturnType<typeof createPoolServices>;
   readonly circuit: Circuit;
   readonly maxQueue: number;
+  readonly streams: StreamLimits;
 }
 
 // The executor of every call's promise, made once: it hands over the promise's settlers, which
@@ -107,7 +119,7 @@ function captureSettlers(resolve: (reply: never) => void, reject: (error: Airloc
 }
 
 /** Creates the call core of one pool over its cage; `cage` may be given later, before the first call, as the two refer to each other. */
-export function createCallCore<Cargo, Place>({ services, circuit, maxQueue }: CallCoreSettings) {
+export function createCallCore<Cargo, Place>({ services, circuit, maxQueue, streams }: CallCoreSettings) {
   const { stats, events, throttle, policyOf, attemptTimeoutOf, refused } = services;
   let cage!: Cage<Cargo, Place>;
   const live = new IdTable<PoolCall<Cargo, Place>>();
@@ -125,30 +137,79 @@ export function createCallCore<Cargo, Place>({ services, circuit, maxQueue }: Ca
   const fromBackoff = ["backoff"] as const;
   const fromAnyLive = ["queued", "running", "backoff"] as const;
 
-  /** Admits a call: checks it at the door, encodes it, and puts its first attempt in line. */
+  /** Admits a unary call: checks it at the door, encodes it, and puts its first attempt in line. */
   function call<I extends DescMessage, O extends DescMessage>(method: MethodDefinition<I, O>, request: MessageInitShape<I>, options?: CallOptions): Promise<MessageShape<O>> {
-    const signal = options?.signal;
-    const turnedAway = refusal(method, signal, { closed, circuit: circuit.error, queued: cage.waiting(), maxQueue });
-    if (turnedAway) return refused(turnedAway);
-    let policy: RetryPolicy;
-    let timeoutMs: number | undefined;
+    const terms = admission(method, options, false);
+    if (terms instanceof AirlockError) return refused(terms);
     let cargo: Cargo;
     try {
-      policy = policyOf(method, options?.retry);
-      timeoutMs = callTimeoutMs(method, options?.timeoutMs);
-    } catch (error) {
-      return refused(error as AirlockError);
-    }
-    try {
-      cargo = cage.encode(method, request);
+      cargo = cage.encode(method, request, false);
     } catch (cause) {
       return refused(unencodable(method, cause));
     }
     const oversized = cage.refuse(method, cargo);
     if (oversized) return refused(oversized);
+    const promise = new Promise<MessageShape<O>>(captureSettlers);
+    const pending = admit(method, cargo, terms, capturedResolve!, capturedReject!);
+    // Not kept past the call that took them: they hold its promise, and its reply once settled.
+    capturedResolve = capturedReject = undefined;
+    cage.enqueue(pending);
+    return promise;
+  }
+
+  /** Opens a streaming call: it is admitted when the caller first asks for a reply. */
+  function stream<I extends DescMessage, O extends DescMessage>(method: MethodDefinition<I, O>, requests: AsyncIterable<MessageInitShape<I>>, options?: CallOptions): AsyncIterable<MessageShape<O>> {
+    const opened = new CallStream<Cargo>(method, requests, {
+      encode(request) {
+        let cargo: Cargo;
+        try {
+          cargo = cage.encode(method, request, true);
+        } catch (cause) {
+          throw unencodable(method, cause);
+        }
+        const oversized = cage.refuse(method, cargo);
+        if (oversized) throw oversized;
+        return cargo;
+      },
+      sizeOf: (cargo) => cage.sizeOf(cargo),
+      free: (cargo) => cage.release(cargo),
+    }, streams);
+    opened.hooks = {
+      start() {
+        const terms = admission(method, options, true);
+        if (terms instanceof AirlockError) return void refused(terms).catch((error: AirlockError) => opened.finish(error));
+        const pending = admit(method, cage.opening(method), terms, () => opened.finish(undefined), (error) => opened.finish(error));
+        pending.stream = opened;
+        opened.hooks!.abandon = (error) => abandon(pending, error);
+        cage.enqueue(pending);
+      },
+      abandon: () => undefined,
+    };
+    return opened as AsyncIterable<MessageShape<O>>;
+  }
+
+  // What a call is admitted under, or why it is turned away at the door.
+  function admission(method: MethodDefinition, options: CallOptions | undefined, streaming: boolean): { policy: RetryPolicy; timeoutMs: number | undefined; signal: AbortSignal | undefined } | AirlockError {
+    const signal = options?.signal;
+    const turnedAway = refusal(method, signal, { closed, circuit: circuit.error, queued: cage.waiting(), maxQueue, streaming });
+    if (turnedAway) return turnedAway;
+    try {
+      return { policy: policyOf(method, options?.retry), timeoutMs: callTimeoutMs(method, options?.timeoutMs), signal };
+    } catch (error) {
+      return error as AirlockError;
+    }
+  }
+
+  // Takes an admitted call into the live ones, with its deadline and signal watched.
+  function admit(
+    method: MethodDefinition,
+    cargo: Cargo,
+    { policy, timeoutMs, signal }: { policy: RetryPolicy; timeoutMs: number | undefined; signal: AbortSignal | undefined },
+    resolve: (reply: unknown) => void,
+    reject: (error: AirlockError) => void,
+  ): PoolCall<Cargo, Place> {
     stats.called();
     const startedAt = performance.now();
-    const promise = new Promise<MessageShape<O>>(captureSettlers);
     const pending = new PoolCall<Cargo, Place>(
       nextCallId,
       method,
@@ -158,16 +219,13 @@ export function createCallCore<Cargo, Place>({ services, circuit, maxQueue }: Ca
       timeoutMs === undefined ? undefined : startedAt + timeoutMs,
       startedAt,
       signal,
-      capturedResolve!,
-      capturedReject!,
+      resolve,
+      reject,
     );
-    // Not kept past the call that took them: they hold its promise, and its reply once settled.
-    capturedResolve = capturedReject = undefined;
     nextCallId = nextCallId >= 0xffffffff ? 1 : nextCallId + 1;
     live.set(pending.id, pending);
     if (signal || timeoutMs !== undefined) watch(pending, timeoutMs);
-    cage.enqueue(pending);
-    return promise;
+    return pending;
   }
 
   // Abandons the call when its signal aborts or its deadline passes. Apart from call(), whose
@@ -215,8 +273,10 @@ export function createCallCore<Cargo, Place>({ services, circuit, maxQueue }: Ca
     // leaves it a suspect, so that its retry runs alone again and spares the calls beside it.
     if (crash) call.crashes = [...call.crashes, crash];
     else call.suspect = false;
+    // A committed stream has no attempt left: its caller has replies a retry would repeat.
+    const maxAttempts = call.stream?.committed ? call.charged : call.policy.maxAttempts;
     const step = nextStep(
-      { method: call.method.path, policy: call.policy, charged: call.charged, crashes: call.crashes, deadline: call.deadline },
+      { method: call.method.path, policy: maxAttempts === call.policy.maxAttempts ? call.policy : { ...call.policy, maxAttempts }, charged: call.charged, crashes: call.crashes, deadline: call.deadline },
       failure,
       throttle,
       performance.now(),
@@ -239,8 +299,17 @@ export function createCallCore<Cargo, Place>({ services, circuit, maxQueue }: Ca
    * something outside killed it): it goes back in line at no charge; `suspect` when no one can
    * be blamed, so that it runs alone until it succeeds or crashes alone.
    */
-  function interrupted(call: PoolCall<Cargo, Place>, suspect: boolean): void {
+  function interrupted(call: PoolCall<Cargo, Place>, suspect: boolean, facts?: CrashFacts): void {
     attemptEnded(call);
+    if (call.stream?.committed) {
+      const why = facts ? `: it ${facts.reason}` : "";
+      const error = new AirlockError(Code.WorkerCrashed, `the worker running the committed stream ${call.method.path} ended for another call${why}`, {
+        method: call.method.path,
+        attempt: call.attempt,
+        ...(facts ? { crashes: [...call.crashes, facts] } : {}),
+      });
+      return settle(call, error);
+    }
     call.suspect ||= suspect;
     call.charged -= 1;
     stats.retried();
@@ -251,6 +320,7 @@ export function createCallCore<Cargo, Place>({ services, circuit, maxQueue }: Ca
     clearTimeout(call.timer);
     call.timer = undefined;
     call.place = undefined;
+    call.stream?.detach();
   }
 
   // Puts a call that is out of line (running, backing off) back in it, unless the circuit is open.
@@ -271,11 +341,17 @@ export function createCallCore<Cargo, Place>({ services, circuit, maxQueue }: Ca
     clearTimeout(call.timer);
     if (call.onAbort) call.signal!.removeEventListener("abort", call.onAbort);
     // A worker still running an abandoned attempt may read the cargo: the cage frees it when the worker is done.
-    if (!cage.stillReading(call)) cage.release(call);
+    if (!cage.stillReading(call)) release(call);
     stats.settled(error?.code, now - call.startedAt);
     if (error) call.reject(error);
     else call.resolve(reply);
     wake();
+  }
+
+  /** Frees what a settled call holds (its cargo, its stream's requests) once no worker reads it. */
+  function release(call: PoolCall<Cargo, Place>): void {
+    cage.release(call.cargo);
+    call.stream?.dispose();
   }
 
   // Settles a call now. A running attempt is cancelled in its worker, which keeps it until it
@@ -308,11 +384,13 @@ export function createCallCore<Cargo, Place>({ services, circuit, maxQueue }: Ca
 
   return {
     call,
+    stream,
     start,
     answered,
     failed,
     interrupted,
     settle,
+    release,
     failWaiting,
     closeCalls,
     wake,

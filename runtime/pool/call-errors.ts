@@ -11,12 +11,17 @@ export interface Door {
   readonly circuit: AirlockError | undefined;
   readonly queued: number;
   readonly maxQueue: number;
+  /** The call came through stream(), not call(). */
+  readonly streaming: boolean;
 }
 
 /** Why a pool turns a call away before taking it, the same in both isolations; undefined when it takes it. */
 export function refusal(method: MethodDefinition, signal: AbortSignal | undefined, door: Door): AirlockError | undefined {
   if (door.closed) return refuse(method, Code.FailedPrecondition, "the pool is closed");
-  if (method.kind !== "unary") return refuse(method, Code.Unimplemented, `${method.path} is a ${method.kind} method; airlock runs unary methods only`);
+  if ((method.kind === "unary") !== !door.streaming) {
+    const use = door.streaming ? "call()" : "stream()";
+    return refuse(method, Code.InvalidArgument, `${method.path} is a ${method.kind.replace("_", "-")} method: call it with ${use}`);
+  }
   if (door.circuit) return circuitError(door.circuit, method);
   if (door.queued >= door.maxQueue) return refuse(method, Code.ResourceExhausted, `the pool's queue is full (${door.maxQueue} calls waiting)`);
   if (signal !== undefined && !isAbortSignal(signal)) return refuse(method, Code.InvalidArgument, `options.signal must be an AbortSignal, got ${typeof signal}`);

@@ -17,6 +17,9 @@ export const sharedDefaults = {
   cancelGraceMs: 1_000,
   blobThresholdBytes: 64 * 1024,
   standby: 1,
+  streamWindowMessages: 1024,
+  streamWindowBytes: 8 * 1024 * 1024,
+  streamReplayBytes: 1024 * 1024,
 };
 
 /** The options both isolations read, checked and with their defaults. */
@@ -31,6 +34,13 @@ export function sharedSettings(options: PoolOptions) {
     cancelGraceMs: durationMs(options.cancelGraceMs ?? sharedDefaults.cancelGraceMs, "cancelGraceMs"),
     coolDownMs: durationMs(options.circuitCoolDownMs ?? sharedDefaults.circuitCoolDownMs, "circuitCoolDownMs"),
     startTimeoutMs: durationMs(options.startTimeoutMs ?? sharedDefaults.startTimeoutMs, "startTimeoutMs"),
+    streams: {
+      window: {
+        messages: integerAtLeast(1, options.streams?.windowMessages ?? sharedDefaults.streamWindowMessages, "streams.windowMessages"),
+        bytes: integerAtLeast(1, options.streams?.windowBytes ?? sharedDefaults.streamWindowBytes, "streams.windowBytes"),
+      },
+      replayBytes: integerAtLeast(0, options.streams?.replayBytes ?? sharedDefaults.streamReplayBytes, "streams.replayBytes"),
+    },
   };
 }
 

@@ -1,3 +1,4 @@
+import type { WindowLimits } from "../wire/stream-window.js";
 import { spawn } from "node:child_process";
 import type { Socket } from "node:net";
 import * as path from "node:path";
@@ -35,13 +36,14 @@ export interface WorkerSpawnOptions {
   readonly forwardStderr: boolean;
   readonly maxFrameBytes: number;
   readonly startTimeoutMs: number;
+  readonly streamWindow: WindowLimits;
   /** Shared memory for blobs, with the read-only descriptor of the pool's argument arena; undefined when blobs are off. */
   readonly blobs?: Required<BlobOptions> & { readonly argumentFd: number };
 }
 
 /** Callbacks through which a worker process reports to its supervisor. */
 export interface WorkerEvents {
-  /** A reply or error frame for a call, or a heartbeat's answer; `receivedAt` is when its bytes were read (performance.now()). */
+  /** A frame about a call (its reply, error, or a stream's message, credit or end), or a heartbeat's answer; `receivedAt` is when its bytes were read (performance.now()). */
   onFrame(worker: WorkerProcess, frame: Frame, receivedAt: number): void;
   /** The process is gone; called once, after its stderr has been read. */
   onExit(worker: WorkerProcess, exit: WorkerExit): void;
@@ -70,6 +72,8 @@ const channelFd = 3;
 const argumentArenaFd = 4;
 const resultArenaFd = 5;
 const channelLossGraceMs = 50;
+// Frames a worker sends about its calls once started, besides heartbeats' answers.
+const answerTypes = new Set<number>([FrameType.Reply, FrameType.Error, FrameType.Pong, FrameType.Message, FrameType.Credit, FrameType.End]);
 const heapExhausted = /JavaScript heap out of memory/;
 
 /** Spawns a worker process running `options.module` and wires its control channel. */
@@ -93,6 +97,7 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
         [workerEnv.channelFd]: String(channelFd),
         [workerEnv.parentPid]: String(process.pid),
         [workerEnv.maxFrameBytes]: String(options.maxFrameBytes),
+        [workerEnv.streamWindow]: `${options.streamWindow.messages}:${options.streamWindow.bytes}`,
         ...nativeAddonVariable(),
         ...(blobs && {
           [workerEnv.argumentArena]: `${argumentArenaFd}:${blobs.argumentArenaBytes}`,
@@ -160,7 +165,7 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
       loadFailure = `failed to load: ${String(body.message)}`;
       // A remoteStack (even empty) is what tells the supervisor the module itself threw.
       startError = startFailure(`its module failed to load: ${String(body.message)}`, { remoteStack: stringOrUndefined(body.stack) ?? "" });
-    } else if (frame.type === FrameType.Reply || frame.type === FrameType.Error || frame.type === FrameType.Pong) {
+    } else if (answerTypes.has(frame.type)) {
       events.onFrame(worker, frame, receivedAt);
     } else {
       throw new AirlockError(Code.Protocol, `unexpected frame type ${frame.type} from a worker`);

@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
-import { BroadcastChannel } from "node:worker_threads";
+import { BroadcastChannel, MessageChannel, type MessagePort } from "node:worker_threads";
 import { Piscina, queueOptionsSymbol } from "piscina";
 import { travelsAsBlob } from "../blobs/blob-hints.js";
 import { createCallCore, type PoolCall } from "../pool/call-core.js";
+import type { StreamLink } from "../pool/call-stream.js";
 import { cancelIgnoredReason } from "../pool/call-errors.js";
 import { blame } from "../policy/blame.js";
 import { Circuit } from "../policy/circuit.js";
@@ -15,13 +16,15 @@ import { AirlockError, type CrashFacts, type ExitCause } from "../api/errors.js"
 import { errorFromBody } from "../wire/error-body.js";
 import type { Pool, PoolOptions } from "../api/pool-options.js";
 import { createPoolServices, integerAtLeast, sharedDefaults, sharedSettings } from "../pool/pool-shared.js";
-import { createSharedBufferPool } from "./shared-buffers.js";
-import { isErrorAnswer, isShared, packMessage, unpackMessage, type PackedMessage, type ThreadAnswer, type ThreadTask, type ThreadWorkerData } from "../wire/thread-wire.js";
+import { createBufferPool } from "../blobs/buffer-pool.js";
+import { encodedBytes, isErrorAnswer, isShared, packMessage, unpackMessage, type PackedMessage, type StreamPortMessage, type ThreadAnswer, type ThreadTask, type ThreadWorkerData } from "../wire/thread-wire.js";
 import { describeDeath, endedForAnotherCall, isStartFailure, type ThreadDeath } from "./thread-deaths.js";
 
 const threadMain = path.join(__dirname, "..", "worker", "thread-main.js");
 // Room kept for reusing the shared copies of large arguments between calls.
 const keptSharedBytes = 256 * 1024 * 1024;
+// What a stream's opening task carries in place of a request: its requests follow on its port.
+const emptyRequest: PackedMessage = { bytes: new Uint8Array(0), blobs: undefined };
 
 /**
  * One attempt of a call (or a start-up probe); the load balancer sees it through the task's
@@ -64,8 +67,12 @@ interface Cargo {
   /** Shared copies of its large bytes, reused once no attempt reads them. */
   readonly copies: Uint8Array[];
   sharedBytes: number;
+  /** Its size for a stream's window: protobuf bytes (when it travels encoded) and blob bytes. */
+  readonly size: number;
   /** The attempt submitted to piscina and not yet finished: waiting for a thread, or running on one. */
   current: Attempt | undefined;
+  /** For a stream, this side of the running attempt's port. */
+  port: MessagePort | undefined;
 }
 
 /** A call of this pool: the core's call, with its request as this cage sends it, running as an attempt. */
@@ -77,14 +84,14 @@ type Call = PoolCall<Cargo, Attempt>;
  * under the same policy, crash facts, the circuit, stats and events.
  */
 export async function createThreadPool(options: PoolOptions): Promise<Pool> {
-  const { size, standby, concurrency, maxQueue, maxCallsPerWorker, maxHeapMb, cancelGraceMs, coolDownMs, startTimeoutMs } = sharedSettings(options);
+  const { size, standby, concurrency, maxQueue, maxCallsPerWorker, maxHeapMb, cancelGraceMs, coolDownMs, startTimeoutMs, streams } = sharedSettings(options);
   const thresholdBytes = options.blobs === false ? Infinity : (options.blobs?.thresholdBytes ?? sharedDefaults.blobThresholdBytes);
   const services = createPoolServices(options);
   const { events, stats, restarts } = services;
   // Each thread dies once, but piscina fails every task it was running with the same error.
   const deathsSeen = new WeakSet<object>();
   const allocated = new WeakSet<ArrayBufferLike>();
-  const sharedBuffers = createSharedBufferPool(keptSharedBytes);
+  const sharedBuffers = createBufferPool(keptSharedBytes, (capacity) => new SharedArrayBuffer(capacity));
   let blobBytes = 0;
   // Calls each thread has answered and runs now (for the stats and for recycling), and the
   // threads that take no more calls and end once theirs are done.
@@ -103,7 +110,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
     onHalfOpen: () => undefined,
     onClose: () => undefined,
   });
-  const core = createCallCore<Cargo, Attempt>({ services, circuit, maxQueue });
+  const core = createCallCore<Cargo, Attempt>({ services, circuit, maxQueue, streams });
   let started = false;
   let closed = false;
   let destroyed = false;
@@ -111,7 +118,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
   const cancelChannel = `airlock-cancel-${randomUUID()}`;
   const cancellations = new BroadcastChannel(cancelChannel);
   cancellations.unref();
-  const workerData: ThreadWorkerData = { module: path.resolve(options.worker), thresholdBytes, cancelChannel, startTimeoutMs };
+  const workerData: ThreadWorkerData = { module: path.resolve(options.worker), thresholdBytes, cancelChannel, startTimeoutMs, streamWindow: streams.window };
   const piscina = new Piscina({
     filename: threadMain,
     minThreads: size + standby,
@@ -216,22 +223,26 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
 
   // ---- calls ----
 
-  function encode(method: MethodDefinition, request: unknown): Cargo {
+  // Large bytes are copied once into shared memory, which every attempt then reads in place. A
+  // stream's handler may keep its requests past the call: their copies are its own, never reused.
+  function encode(method: MethodDefinition, request: unknown, streamed: boolean): Cargo {
     let sharedBytes = 0;
+    let size = 0;
     const copies: Uint8Array[] = [];
     try {
-      // Large bytes are copied once into shared memory, which every attempt then reads in place.
       const packed = packMessage(method.input, createMessage(method.input, request as never) as Record<string, unknown>, (bytes, field) => {
         if (isShared(bytes)) return bytes;
         if (!travelsAsBlob(bytes, field, thresholdBytes)) return undefined;
-        const shared = sharedBuffers.take(bytes.byteLength);
+        const shared = streamed ? new Uint8Array(new SharedArrayBuffer(bytes.byteLength)) : sharedBuffers.take(bytes.byteLength);
         shared.set(bytes);
+        size += bytes.byteLength;
+        if (streamed) return shared;
         sharedBytes += bytes.byteLength;
         copies.push(shared);
         return shared;
       });
       blobBytes += sharedBytes;
-      return { packed, copies, sharedBytes, current: undefined };
+      return { packed, copies, sharedBytes, size: size + encodedBytes(packed), current: undefined, port: undefined };
     } catch (error) {
       for (const copy of copies) sharedBuffers.give(copy);
       throw error;
@@ -241,8 +252,14 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
   // Submits the call's next attempt to piscina, whose balancer starts it on a thread (onStart).
   function enqueue(call: Call): void {
     const { method, cargo } = call;
-    const attempt = newAttempt(() => core.start(call, attempt), false, call.suspect);
+    // A stream's messages go both ways on a port of its own, one per attempt.
+    const channel = call.stream ? new MessageChannel() : undefined;
+    const attempt = newAttempt(() => {
+      core.start(call, attempt);
+      if (channel) call.stream!.attach(streamLink(channel.port1));
+    }, false, call.suspect);
     cargo.current = attempt;
+    if (channel) openPort(call, attempt, channel.port1);
     const number = call.attempt + 1;
     const task: ThreadTask & { [queueOptionsSymbol]: Attempt } = {
       id: call.id,
@@ -250,17 +267,59 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
       timeoutMs: call.deadline === undefined ? 0 : Math.max(1, call.deadline - performance.now()),
       path: method.path,
       request: cargo.packed,
+      ...(channel ? { stream: channel.port2 } : {}),
       [queueOptionsSymbol]: attempt,
     };
-    piscina.run(task, { signal: attempt }).then(
+    piscina.run(task, channel ? { signal: attempt, transferList: [channel.port2] } : { signal: attempt }).then(
       (answer: ThreadAnswer) => answered(call, attempt, answer),
       (error: Error) => threadFailed(call, attempt, error),
     );
   }
 
+  // ---- streams ----
+
+  function openPort(call: Call, attempt: Attempt, port: MessagePort): void {
+    call.cargo.port = port;
+    port.on("message", (message: StreamPortMessage) => {
+      // What the thread still sends once the caller has gone is dropped.
+      if (call.place !== attempt || call.state !== "running") return;
+      const stream = call.stream!;
+      let breach: string | undefined;
+      if ("end" in message) {
+        closePort(call);
+        if (message.end) return core.failed(call, errorFromBody(message.end as unknown as Record<string, unknown>, call.method.path, call.attempt));
+        breach = stream.endBreach();
+        if (!breach) return core.answered(call, undefined);
+      } else if ("credit" in message) {
+        breach = stream.credited(message.credit);
+      } else if ("message" in message) {
+        try {
+          breach = stream.received(unpackMessage(call.method.output, message.message), message.size);
+        } catch (cause) {
+          breach = `sent a message that is no ${call.method.output.typeName}: ${(cause as Error).message}`;
+        }
+      }
+      if (breach) kill(attempt, "protocol", `broke the protocol streaming ${call.method.path}: ${breach}`);
+    });
+  }
+
+  function closePort(call: Call): void {
+    call.cargo.port?.close();
+    call.cargo.port = undefined;
+  }
+
+  function streamLink(port: MessagePort): StreamLink<Cargo> {
+    return {
+      send: (cargo) => port.postMessage({ message: cargo.packed, size: cargo.size } satisfies StreamPortMessage),
+      halfClose: () => port.postMessage({ halfClose: true } satisfies StreamPortMessage),
+      credit: (messages) => port.postMessage({ credit: messages } satisfies StreamPortMessage),
+    };
+  }
+
   function answered(call: Call, attempt: Attempt, answer: ThreadAnswer): void {
     finished(call, attempt, true);
-    if (call.state === "settled") return;
+    // A stream's thread ends it on the stream's port, which the answer may overtake.
+    if (call.state === "settled" || call.stream) return;
     const { method } = call;
     if (isErrorAnswer(answer)) return core.failed(call, errorFromBody(answer.error as unknown as Record<string, unknown>, method.path, call.attempt));
     let reply: unknown;
@@ -273,6 +332,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
   }
 
   function threadFailed(call: Call, attempt: Attempt, error: Error): void {
+    if (call.cargo.current === attempt) closePort(call);
     if (!callsAtDeath.has(error)) callsAtDeath.set(error, attempt.threadId === undefined ? 1 : (onThread.get(attempt.threadId) ?? 1));
     finished(call, attempt, false);
     // Dropped from the queue: no thread was harmed.
@@ -296,7 +356,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
     if (blamed !== "culprit") return core.interrupted(call, blamed === "suspect");
     const number = call.attempt;
     const facts: CrashFacts = { ...death, pid: process.pid, threadId: attempt.threadId, signal: null, attempt: number, elapsedMs: performance.now() - call.startedAttemptAt };
-    const failure = new AirlockError(Code.WorkerCrashed, `worker thread ${attempt.threadId} ${death.reason} while running ${method.path} (attempt ${number})`, {
+    const failure = new AirlockError(death.cause === "protocol" ? Code.Protocol : Code.WorkerCrashed, `worker thread ${attempt.threadId} ${death.reason} while running ${method.path} (attempt ${number})`, {
       method: method.path,
       attempt: number,
       pid: process.pid,
@@ -309,12 +369,11 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
   function finished(call: Call, attempt: Attempt, answered: boolean): void {
     leftThread(attempt, answered);
     if (call.cargo.current === attempt) call.cargo.current = undefined;
-    if (call.state === "settled" && call.cargo.current === undefined) release(call);
+    if (call.state === "settled" && call.cargo.current === undefined) core.release(call);
     core.wake();
   }
 
-  function release(call: Call): void {
-    const { cargo } = call;
+  function release(cargo: Cargo): void {
     blobBytes -= cargo.sharedBytes;
     for (const copy of cargo.copies) sharedBuffers.give(copy);
     cargo.copies.length = 0;
@@ -337,6 +396,8 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
 
   core.useCage({
     encode,
+    opening: () => ({ packed: emptyRequest, copies: [], sharedBytes: 0, size: 0, current: undefined, port: undefined }),
+    sizeOf: (cargo) => cargo.size,
     refuse: () => undefined,
     enqueue,
     dequeue: (call) => kill(call.cargo.current!, "pool", "the call was abandoned before it started"),
@@ -356,8 +417,11 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
     return blob;
   }
 
+  // A reply's large bytes were moved here from the thread: they are the caller's, and there is
+  // nothing to reuse them for.
   function releaseBlob(blob: Uint8Array): void {
-    if (!allocated.delete(blob.buffer)) throw new AirlockError(Code.InvalidArgument, "releaseBlob() takes a blob returned by this pool's allocBlob()");
+    if (!(blob.buffer instanceof SharedArrayBuffer)) return;
+    if (!allocated.delete(blob.buffer)) throw new AirlockError(Code.InvalidArgument, "releaseBlob() takes a blob returned by this pool's allocBlob(), or a reply's bytes");
     blobBytes -= blob.buffer.byteLength;
   }
 
@@ -407,6 +471,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
   return {
     isolation: "thread",
     call: core.call,
+    stream: core.stream,
     close,
     pids: () => [],
     threadIds: () => piscina.threads.map((thread) => thread.threadId),

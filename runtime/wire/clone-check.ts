@@ -41,7 +41,7 @@ function fieldHolds(field: DescField, value: unknown): boolean {
 // One value of a field: the field's own for a singular field, an element or entry of a list or map.
 function elementHolds(field: DescField, value: unknown): boolean {
   const kind = field.fieldKind === "list" ? field.listKind : field.fieldKind === "map" ? field.mapKind : field.fieldKind;
-  if (kind === "scalar") return scalarHolds(field.scalar!, value);
+  if (kind === "scalar") return scalarHolds(field.scalar!, value, (field as { longAsString?: boolean }).longAsString === true);
   if (kind === "enum") return typeof value === "number";
   return messageHolds(field.message!, value);
 }
@@ -54,7 +54,9 @@ function messageHolds(schema: DescMessage, value: unknown): boolean {
   return holdsSchemaTypes(schema, value as Message);
 }
 
-function scalarHolds(scalar: ScalarType, value: unknown): boolean {
+// A 64-bit integer is a bigint (a string with jstype = JS_STRING); create() takes other forms,
+// which the handler must not receive: they travel encoded, and arrive in the schema's type.
+function scalarHolds(scalar: ScalarType, value: unknown, longAsString: boolean): boolean {
   switch (scalar) {
     case ScalarType.STRING:
       return typeof value === "string";
@@ -67,7 +69,7 @@ function scalarHolds(scalar: ScalarType, value: unknown): boolean {
     case ScalarType.SINT64:
     case ScalarType.FIXED64:
     case ScalarType.SFIXED64:
-      return typeof value === "bigint" || typeof value === "string" || typeof value === "number";
+      return typeof value === (longAsString ? "string" : "bigint");
     default:
       return typeof value === "number";
   }

@@ -11,6 +11,8 @@ import { putBlob, takeBlobs, type BlobPathStep } from "../blobs/blob-fields.js";
 import { holdsSchemaTypes } from "./clone-check.js";
 import { oncePer } from "../proto/once-per.js";
 import type { ErrorBody } from "./error-body.js";
+import type { WindowLimits } from "./stream-window.js";
+import type { MessagePort } from "node:worker_threads";
 import { encodeMessage } from "../proto/proto-encode.js";
 
 /** A bytes value carried beside the protobuf bytes, and where in the message it belongs. */
@@ -39,14 +41,23 @@ export interface ThreadTask {
   readonly timeoutMs: number;
   readonly path: string;
   readonly request: PackedMessage;
+  /** For a streaming call: the port its messages travel on, both ways. */
+  readonly stream?: MessagePort;
 }
 
-/** What a thread answers: the reply, or what the handler threw. */
-export type ThreadAnswer = PackedMessage | { readonly error: ErrorBody };
+/** What a thread answers: the reply, or what the handler threw; for a stream, only that it is over (its end went on its port). */
+export type ThreadAnswer = PackedMessage | { readonly error: ErrorBody } | { readonly streamed: true };
+
+/** What crosses a stream's port: a message and its size for the window, a credit, the requests' end, or the stream's end (with its error, or null). */
+export type StreamPortMessage =
+  | { readonly message: PackedMessage; readonly size: number }
+  | { readonly credit: number }
+  | { readonly halfClose: true }
+  | { readonly end: ErrorBody | null };
 
 /** Whether a thread's answer is a handler's error rather than a reply. */
 export function isErrorAnswer(answer: ThreadAnswer): answer is { readonly error: ErrorBody } {
-  return !("$typeName" in answer) && !("bytes" in answer);
+  return !("$typeName" in answer) && "error" in answer;
 }
 
 /** What a thread needs to know to start, passed as piscina's workerData. */
@@ -56,6 +67,7 @@ export interface ThreadWorkerData {
   /** Name of the BroadcastChannel on which the pool announces cancelled call ids. */
   readonly cancelChannel: string;
   readonly startTimeoutMs: number;
+  readonly streamWindow: WindowLimits;
 }
 
 /**
@@ -90,6 +102,11 @@ export function unpackMessage(schema: DescMessage, packed: PackedMessage): Recor
 
 function isEncoded(packed: PackedMessage): packed is EncodedMessage {
   return !("$typeName" in packed);
+}
+
+/** The protobuf bytes a packed message travels as: 0 for one that travels as the message itself. */
+export function encodedBytes(packed: PackedMessage): number {
+  return isEncoded(packed) ? packed.bytes.length : 0;
 }
 
 // Whether `create()` makes plain objects for this schema and every message type it reaches.

@@ -2,9 +2,12 @@ import type { Socket } from "node:net";
 import { Code } from "../api/code.js";
 import { AirlockError } from "../api/errors.js";
 import { IdTable } from "../pool/id-table.js";
-import { createFrameReader, createFrameWriter, decodeCallBody, FrameType, jsonBody, replyFrameSize, type Frame, type FrameWriter } from "../wire/frame.js";
+import { createFrameReader, createFrameWriter, creditBody, decodeCallBody, decodeCredit, decodeMessageBody, FrameType, jsonBody, messageFrameSize, type Frame, type FrameWriter } from "../wire/frame.js";
 import { errorBody } from "../wire/error-body.js";
-import { invoke, type Outcome, type RunningCall } from "./invoke.js";
+import type { WindowLimits } from "../wire/stream-window.js";
+import type { CallContext } from "./call-context.js";
+import { invoke, type Outcome } from "./invoke.js";
+import { WorkerStream } from "./worker-stream.js";
 import type { MethodDefinition } from "../api/definition.js";
 import { decodeMessage } from "../proto/proto-decode.js";
 import { createMessage } from "../proto/create-message.js";
@@ -16,19 +19,23 @@ type ServedRoute = Route & { readonly handler: Handler };
 
 /** The worker end of the control channel; one per worker process, set up by process-main. */
 interface WorkerConnection extends WorkerHost, Outcome {
-  readonly running: IdTable<RunningCall>;
+  /** Calls whose handler runs now (unary ones only once they went async), and streams. */
+  readonly running: IdTable<CallContext>;
   /** Method paths by the numbers the parent gave them (see FrameFlag.MethodPath). */
   readonly methodPaths: string[];
   /** Routes by method number, found through methodPaths and kept until serve() changes the routes. */
   readonly routesByNumber: (ServedRoute | undefined)[];
   readonly writer: FrameWriter;
   readonly blobs: WorkerBlobs | undefined;
+  readonly streamWindow: WindowLimits;
+  /** The largest frame the parent takes. */
+  readonly maxFrameBytes: number;
   /** The parent sent Leave: the end of the channel that follows is the pool's doing, not its death. */
   leaveAsked: boolean;
 }
 
 /** Opens the worker end of the control channel on `socket` and installs it as serve()'s host; used by process-main only. */
-export function openWorkerConnection(socket: Socket, maxFrameBytes: number, blobs: WorkerBlobs | undefined): WorkerConnection {
+export function openWorkerConnection(socket: Socket, maxFrameBytes: number, blobs: WorkerBlobs | undefined, streamWindow: WindowLimits): WorkerConnection {
   let readyScheduled = false;
   const conn: WorkerConnection = {
     routes: new Map(),
@@ -37,6 +44,8 @@ export function openWorkerConnection(socket: Socket, maxFrameBytes: number, blob
     routesByNumber: [],
     writer: createFrameWriter(socket),
     blobs,
+    streamWindow,
+    maxFrameBytes,
     leaveAsked: false,
     served() {
       conn.routesByNumber.length = 0;
@@ -46,20 +55,9 @@ export function openWorkerConnection(socket: Socket, maxFrameBytes: number, blob
       setImmediate(() => conn.writer.frame(FrameType.Ready, 0, jsonBody({ pid: process.pid, methods: [...conn.routes.keys()] })));
     },
     succeed(id, method, result) {
-      const { output } = method;
       try {
-        const reply = createMessage(output, result as never) as Record<string, unknown>;
-        const moved = blobs?.takeReplyBlobs(output, reply, id);
-        const encoded = encodeMessage(output, moved?.reply ?? reply);
-        const size = replyFrameSize(encoded.length, moved?.blobTable);
-        // The parent would take a larger frame for a broken worker and kill it: say what is wrong instead.
-        if (size > maxFrameBytes) {
-          throw new AirlockError(Code.ResourceExhausted, `the reply of ${method.path} needs a frame of ${size} bytes, larger than maxFrameBytes (${maxFrameBytes})`);
-        }
-        conn.writer.reply(id, encoded, moved?.blobTable);
+        sendMessage(conn, FrameType.Reply, id, method, result);
       } catch (error) {
-        // Blobs taken for a reply that could not be sent will never be released by the parent.
-        blobs?.release(id);
         sendError(conn, id, error);
       }
     },
@@ -79,9 +77,45 @@ export function openWorkerConnection(socket: Socket, maxFrameBytes: number, blob
   return conn;
 }
 
+/**
+ * Encodes and sends a reply or a stream's message; returns its size for the stream's window.
+ * Throws, having sent nothing, if it cannot be encoded or needs a frame larger than the parent
+ * takes: the parent would take such a frame for a broken worker and kill it.
+ */
+function sendMessage(conn: WorkerConnection, type: typeof FrameType.Reply | typeof FrameType.Message, id: number, method: MethodDefinition, result: unknown): number {
+  const { maxFrameBytes } = conn;
+  const { output } = method;
+  const reply = createMessage(output, result as never) as Record<string, unknown>;
+  const moved = conn.blobs?.takeReplyBlobs(output, reply);
+  try {
+    const encoded = encodeMessage(output, moved?.reply ?? reply);
+    const size = messageFrameSize(encoded.length, moved?.blobTable);
+    if (size > maxFrameBytes) {
+      throw new AirlockError(Code.ResourceExhausted, `the reply of ${method.path} needs a frame of ${size} bytes, larger than maxFrameBytes (${maxFrameBytes})`);
+    }
+    conn.writer.message(type, id, encoded, moved?.blobTable);
+    if (moved) conn.blobs!.hold(id, moved.leases);
+    return encoded.length + (moved?.bytes ?? 0);
+  } catch (error) {
+    // Blobs taken for a reply that is not sent will never be released by the parent.
+    if (moved) conn.blobs!.free(moved.leases);
+    throw error;
+  }
+}
+
 function onFrame(conn: WorkerConnection, frame: Frame): void {
   if (frame.type === FrameType.Call) {
     runCall(conn, frame);
+  } else if (frame.type === FrameType.Message) {
+    const stream = conn.running.get(frame.id);
+    // Requests the parent sent before it learnt that the stream ended find none.
+    if (stream instanceof WorkerStream) receiveRequest(conn, stream, frame);
+  } else if (frame.type === FrameType.HalfClose) {
+    const stream = conn.running.get(frame.id);
+    if (stream instanceof WorkerStream) stream.halfClose();
+  } else if (frame.type === FrameType.Credit) {
+    const stream = conn.running.get(frame.id);
+    if (stream instanceof WorkerStream) stream.credit(decodeCredit(frame));
   } else if (frame.type === FrameType.Cancel) {
     conn.running.get(frame.id)?.cancel(new AirlockError(Code.Cancelled, "the caller cancelled the call"));
   } else if (frame.type === FrameType.Ping) {
@@ -107,20 +141,53 @@ function runCall(conn: WorkerConnection, frame: Frame): void {
     const route = conn.routesByNumber[call.method] ?? findRoute(conn, call.method);
     method = route.method;
     handler = route.handler;
-    try {
-      request = decodeMessage(method.input, frame.bytes, call.protobufStart, frame.bodyEnd, frame.memory, frame.memoryOffset);
-    } catch (cause) {
-      throw new AirlockError(Code.InvalidArgument, `cannot decode ${method.input.typeName}: ${(cause as Error).message}`);
+    if (method.kind !== "unary") {
+      WorkerStream.open(method, handler, frame, conn.running, streamLink(conn, id, method), conn.streamWindow);
+      return;
     }
-    if (call.blobTable) {
-      if (!conn.blobs) throw new AirlockError(Code.Internal, "a call carries blobs but this worker has no arenas");
-      conn.blobs.patchRequest(method.input, request as Record<string, unknown>, call.blobTable);
-    }
+    request = decodeRequest(conn, method, frame, call.protobufStart, call.blobTable, false).request;
   } catch (error) {
     sendError(conn, id, error);
     return;
   }
   invoke(method, handler, request, frame, conn.running, conn);
+}
+
+// A stream's requests are copied out of shared memory: the parent reuses their space once the
+// handler has taken them, and the handler may keep them longer.
+function receiveRequest(conn: WorkerConnection, stream: WorkerStream, frame: Frame): void {
+  let decoded: { request: unknown; size: number };
+  try {
+    const { protobufStart, blobTable } = decodeMessageBody(frame);
+    decoded = decodeRequest(conn, stream.method, frame, protobufStart, blobTable, true);
+  } catch (error) {
+    return stream.cancel(error);
+  }
+  stream.push(decoded.request, decoded.size);
+}
+
+// A request, with its blobs in place (views, or copies with `copyBlobs`), and its size for a stream's window.
+function decodeRequest(conn: WorkerConnection, method: MethodDefinition, frame: Frame, protobufStart: number, blobTable: Buffer | undefined, copyBlobs: boolean): { request: unknown; size: number } {
+  let request: unknown;
+  try {
+    request = decodeMessage(method.input, frame.bytes, protobufStart, frame.bodyEnd, frame.memory, frame.memoryOffset);
+  } catch (cause) {
+    throw new AirlockError(Code.InvalidArgument, `cannot decode ${method.input.typeName}: ${(cause as Error).message}`);
+  }
+  let blobBytes = 0;
+  if (blobTable) {
+    if (!conn.blobs) throw new AirlockError(Code.Internal, "a call carries blobs but this worker has no arenas");
+    blobBytes = conn.blobs.patchRequest(method.input, request as Record<string, unknown>, blobTable, copyBlobs);
+  }
+  return { request, size: frame.bodyEnd - protobufStart + blobBytes };
+}
+
+function streamLink(conn: WorkerConnection, id: number, method: MethodDefinition) {
+  return {
+    send: (reply: unknown) => sendMessage(conn, FrameType.Message, id, method, reply),
+    credit: (messages: number) => conn.writer.frame(FrameType.Credit, id, creditBody(messages)),
+    end: (error: unknown) => (error === undefined ? conn.writer.frame(FrameType.End, id) : sendError(conn, id, error)),
+  };
 }
 
 // serve() may add routes after the first call of a method: one not found is looked up again next time.

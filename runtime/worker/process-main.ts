@@ -22,7 +22,8 @@ function main(): void {
   nativeAddon().killGroupOnParentDeath(parentPid);
 
   const socket = new Socket({ fd: Number(process.env[workerEnv.channelFd]), readable: true, writable: true });
-  const connection = openWorkerConnection(socket, Number(process.env[workerEnv.maxFrameBytes]), openWorkerBlobs(process.env));
+  const [messages, bytes] = (process.env[workerEnv.streamWindow] ?? "").split(":").map(Number) as [number, number];
+  const connection = openWorkerConnection(socket, Number(process.env[workerEnv.maxFrameBytes]), openWorkerBlobs(process.env), { messages, bytes });
   // The end of the channel: the pool asked us to leave (Leave came first), or this side closed
   // it (a library closing descriptors) and the parent only answered, which is no clean exit, or
   // the parent died. The parent's death closes the channel before the kernel sends the

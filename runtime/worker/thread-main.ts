@@ -5,21 +5,23 @@
  */
 import type { DescField } from "@bufbuild/protobuf";
 import { pathToFileURL } from "node:url";
-import { BroadcastChannel, threadId, workerData } from "node:worker_threads";
+import { BroadcastChannel, threadId, workerData, type MessagePort } from "node:worker_threads";
 import { move, transferableSymbol, valueSymbol } from "piscina";
 import { travelsAsBlob } from "../blobs/blob-hints.js";
 import { Code } from "../api/code.js";
 import { AirlockError } from "../api/errors.js";
 import { IdTable } from "../pool/id-table.js";
 import { errorBody } from "../wire/error-body.js";
-import { invoke, type Outcome, type RunningCall } from "./invoke.js";
+import type { CallContext } from "./call-context.js";
+import { invoke, type Outcome } from "./invoke.js";
+import { WorkerStream } from "./worker-stream.js";
 import { createMessage } from "../proto/create-message.js";
-import { installHost, type Route } from "../api/serve.js";
-import { isShared, packMessage, unpackMessage, type ThreadAnswer, type ThreadTask, type ThreadWorkerData } from "../wire/thread-wire.js";
+import { installHost, type Handler, type Route } from "../api/serve.js";
+import { encodedBytes, isShared, packMessage, unpackMessage, type PackedMessage, type StreamPortMessage, type ThreadAnswer, type ThreadTask, type ThreadWorkerData } from "../wire/thread-wire.js";
 
 const settings = workerData as ThreadWorkerData;
 const routes = new Map<string, Route>();
-const running = new IdTable<RunningCall>();
+const running = new IdTable<CallContext>();
 let announceServed!: () => void;
 const served = new Promise<void>((resolve) => (announceServed = resolve));
 installHost({ routes, served: () => announceServed() });
@@ -67,6 +69,7 @@ function run(task: ThreadTask): ThreadAnswer | Promise<ThreadAnswer> {
   const route = routes.get(task.path);
   if (!route?.handler) return { error: errorBody(new AirlockError(Code.Unimplemented, `method ${task.path} is not served by thread ${threadId}`)) };
   const { method, handler } = route;
+  if (task.stream) return runStream(task, task.stream, method, handler);
   let request: unknown;
   try {
     request = unpackMessage(method.input, task.request);
@@ -100,7 +103,7 @@ function answered(id: number, answer: ThreadAnswer): void {
 // handler may still hold (and reuse) the bytes it returned, so those are never moved.
 function reply(schema: Route["method"]["output"], result: unknown): ThreadAnswer {
   try {
-    const packed = packMessage(schema, createMessage(schema, result as never) as Record<string, unknown>, takeLargeBytes);
+    const packed = packReply(schema, result);
     if (moved.length === 0) return packed;
     const transfer = moved.splice(0);
     return move({ [transferableSymbol]: transfer, [valueSymbol]: packed }) as unknown as ThreadAnswer;
@@ -110,15 +113,61 @@ function reply(schema: Route["method"]["output"], result: unknown): ThreadAnswer
   }
 }
 
-// The buffers of the reply being packed that go to the caller; made once, not per reply.
+// Packs a reply, leaving in `moved` the buffers to transfer and in `blobBytes` their bytes.
+function packReply(schema: Route["method"]["output"], result: unknown): PackedMessage {
+  blobBytes = 0;
+  return packMessage(schema, createMessage(schema, result as never) as Record<string, unknown>, takeLargeBytes);
+}
+
+// The buffers of the reply being packed that go to the caller, and their bytes; made once, not per reply.
 const moved: ArrayBuffer[] = [];
+let blobBytes = 0;
 
 function takeLargeBytes(bytes: Uint8Array, field: DescField): Uint8Array | undefined {
   if (isShared(bytes)) return bytes;
   if (!travelsAsBlob(bytes, field, settings.thresholdBytes)) return undefined;
   const own = new Uint8Array(bytes);
   moved.push(own.buffer);
+  blobBytes += own.byteLength;
   return own;
+}
+
+// A streaming call: its messages go both ways on the task's port, and the task is over once
+// its end has been posted there.
+function runStream(task: ThreadTask, port: MessagePort, method: Route["method"], handler: Handler): Promise<ThreadAnswer> {
+  return new Promise((resolve) => {
+    const post = (message: StreamPortMessage, transfer?: ArrayBuffer[]) => port.postMessage(message, transfer);
+    const stream = WorkerStream.open(method, handler, task, running, {
+      send(value) {
+        try {
+          const packed = packReply(method.output, value);
+          const size = blobBytes + encodedBytes(packed);
+          post({ message: packed, size }, moved.splice(0));
+          return size;
+        } finally {
+          moved.length = 0;
+        }
+      },
+      credit: (messages) => post({ credit: messages }),
+      end(error) {
+        post({ end: error === undefined ? null : errorBody(error) });
+        port.close();
+        resolve({ streamed: true });
+      },
+    }, settings.streamWindow);
+    port.on("message", (message: StreamPortMessage) => {
+      if ("credit" in message) return stream.credit(message.credit);
+      if ("halfClose" in message) return stream.halfClose();
+      if (!("message" in message)) return;
+      let request: unknown;
+      try {
+        request = unpackMessage(method.input, message.message);
+      } catch (cause) {
+        return stream.cancel(new AirlockError(Code.InvalidArgument, `cannot decode ${method.input.typeName}: ${(cause as Error).message}`));
+      }
+      stream.push(request, message.size);
+    });
+  });
 }
 
 /**

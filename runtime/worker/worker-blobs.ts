@@ -10,11 +10,15 @@ const trimIntervalMs = 1000;
 
 /** A worker's side of blobs: argument views in, result bytes out through its own arena. */
 export interface WorkerBlobs {
-  /** Puts zero-copy, read-only views of the request's blobs into the decoded request. */
-  patchRequest(schema: DescMessage, request: Record<string, unknown>, blobTable: Buffer): void;
-  /** Moves the reply's large bytes into the result arena; returns the message to encode and its table, or undefined when none moved. */
-  takeReplyBlobs(schema: DescMessage, reply: Record<string, unknown>, callId: number): { reply: Record<string, unknown>; blobTable: Buffer } | undefined;
-  /** The parent has copied the blobs of a reply: their space may be reused. */
+  /** Puts the request's blobs into the decoded request: zero-copy, read-only views, or copies with `copy`; returns their bytes. */
+  patchRequest(schema: DescMessage, request: Record<string, unknown>, blobTable: Buffer, copy: boolean): number;
+  /** Moves the reply's large bytes into the result arena; returns the message to encode, its table, the leases and their bytes, or undefined when none moved. */
+  takeReplyBlobs(schema: DescMessage, reply: Record<string, unknown>): { reply: Record<string, unknown>; blobTable: Buffer; leases: number[]; bytes: number } | undefined;
+  /** Keeps the leases of a message sent for call `callId` until the parent releases it. */
+  hold(callId: number, leases: number[]): void;
+  /** Frees leases of a message that was not sent. */
+  free(leases: readonly number[]): void;
+  /** The parent has copied the blobs of the call's oldest message not yet released: their space may be reused. */
   release(callId: number): void;
 }
 
@@ -30,28 +34,42 @@ export function openWorkerBlobs(env: NodeJS.ProcessEnv): WorkerBlobs | undefined
   // A handler that writes into an argument view dies by SIGSEGV; this makes its stderr say why.
   nativeAddon().reportWritesInto(argumentsArena.buffer);
   const results: WritableArena = openWritableArena(resultFd, resultSize);
-  const leases = new Map<number, number[]>();
+  // By call: the leases of each message sent and not yet released, oldest first (a stream has many).
+  const leases = new Map<number, number[][]>();
   setInterval(() => results.trimIfIdle(), trimIntervalMs).unref();
   const takeResult = (bytes: Uint8Array, field: DescField) => (travelsAsBlob(bytes, field, threshold) ? results.place(bytes) : undefined);
 
   return {
-    patchRequest(schema, request, blobTable) {
+    patchRequest(schema, request, blobTable, copy) {
+      let bytes = 0;
       for (const ref of decodeBlobTable(blobTable)) {
         checkBounds(ref, argumentsArena.size);
-        putBlob(schema, request, ref.path, new Uint8Array(argumentsArena.buffer, ref.offset, ref.length));
+        const view = new Uint8Array(argumentsArena.buffer, ref.offset, ref.length);
+        putBlob(schema, request, ref.path, copy ? new Uint8Array(view) : view);
+        bytes += ref.length;
       }
+      return bytes;
     },
-    takeReplyBlobs(schema, reply, callId) {
+    takeReplyBlobs(schema, reply) {
       const took = takeBlobs(schema, reply, takeResult);
       if (!took) return undefined;
       const { message, taken } = took;
-      leases.set(callId, taken.map(({ token }) => token.lease));
       const refs: BlobRef[] = taken.map(({ path, token }) => ({ arena: Arena.Results, generation, offset: token.offset, length: token.length, path }));
-      return { reply: message, blobTable: encodeBlobTable(refs) };
+      return { reply: message, blobTable: encodeBlobTable(refs), leases: taken.map(({ token }) => token.lease), bytes: refs.reduce((sum, ref) => sum + ref.length, 0) };
+    },
+    hold(callId, held) {
+      const pending = leases.get(callId);
+      if (pending) pending.push(held);
+      else leases.set(callId, [held]);
+    },
+    free(held) {
+      for (const lease of held) results.release(lease);
     },
     release(callId) {
-      for (const lease of leases.get(callId) ?? []) results.release(lease);
-      leases.delete(callId);
+      const pending = leases.get(callId);
+      if (!pending) return;
+      for (const lease of pending.shift()!) results.release(lease);
+      if (pending.length === 0) leases.delete(callId);
     },
   };
 }

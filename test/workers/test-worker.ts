@@ -1,6 +1,5 @@
 // The worker most tests run: each method fails, in a real way, when the request asks it to.
 import { execFileSync, spawn } from "node:child_process";
-import { Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { threadId } from "node:worker_threads";
 import { isFieldSet } from "@bufbuild/protobuf";
@@ -10,55 +9,9 @@ import { PresenceServiceDefinition } from "../gen/airlock/test/v1/presence_airlo
 import { InspectRequestSchema } from "../gen/airlock/test/v1/presence_pb.js";
 import type { BlobsNested } from "../gen/airlock/test/v1/test_pb.js";
 import { loadCrashy } from "../support/crashy.js";
+import { crash, waysToCrash } from "../support/crash.js";
 
 const crashy = loadCrashy();
-
-const waysToCrash = new Set(["segfault", "abort", "spin", "js-loop", "exit", "uncaught", "oom", "sigkill", "close-channel", "sigstop"]);
-
-function crash(how: string): void {
-  switch (how) {
-    case "segfault":
-      return crashy.segfault();
-    case "abort":
-      return crashy.abort();
-    case "spin":
-      return crashy.spin();
-    case "js-loop":
-      for (;;);
-    case "exit":
-      process.exit(3);
-    case "uncaught":
-      setImmediate(() => {
-        throw new Error("uncaught in the worker");
-      });
-      return;
-    case "oom": {
-      const hog: number[][] = [];
-      for (;;) hog.push(new Array(1e6).fill(1));
-    }
-    case "sigkill":
-      process.kill(process.pid, "SIGKILL");
-      return;
-    case "sigstop":
-      process.kill(process.pid, "SIGSTOP");
-      return;
-    case "close-channel":
-      // Half-closes the control channel, as a confused library closing fds might, and lives on.
-      channelSocket().end();
-      setInterval(() => undefined, 1000);
-      return;
-    default:
-      throw new AirlockError(Code.InvalidArgument, `unknown way to crash: ${how}`);
-  }
-}
-
-function channelSocket(): Socket {
-  const fd = Number(process.env.AIRLOCK_CHANNEL_FD);
-  const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
-  const socket = handles.find((handle) => handle instanceof Socket && (handle as unknown as { _handle?: { fd?: number } })._handle?.fd === fd);
-  if (!socket) throw new Error("control channel socket not found");
-  return socket as Socket;
-}
 
 serve(TestServiceDefinition, {
   async echo(request) {
