@@ -52,8 +52,14 @@ export function createRemoteChannel(options: RemoteChannelOptions): RemoteChanne
   return {
     transport,
     call: (method, request, callOptions) => callRemote(transport, method, request, callOptions),
+    stream: (method) => notYet(method),
     close: () => sessionManager.abort(),
   };
+}
+
+/** Streaming calls reach a remote pool once the server and the transports carry them (issue 18's second half). */
+async function* notYet(method: MethodDefinition): AsyncGenerator<never> {
+  throw new AirlockError(Code.Unimplemented, `${method.path} is ${method.kind}: a remote channel runs unary calls only, for now`, { method: method.path });
 }
 
 async function callRemote<I extends DescMessage, O extends DescMessage>(
