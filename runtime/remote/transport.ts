@@ -105,7 +105,9 @@ function linkSignal(signal: AbortSignal | undefined, timeoutMs: number | undefin
   if (timeoutMs === undefined) return { signal: signal ?? neverAborted, done: () => undefined };
   const controller = new AbortController();
   const onAbort = () => controller.abort(signal!.reason);
-  const timer = setTimeout(() => controller.abort(new ConnectError("the operation timed out", ConnectCode.DeadlineExceeded)), timeoutMs);
+  const passed = () => controller.abort(new ConnectError("the operation timed out", ConnectCode.DeadlineExceeded));
+  const deadline = performance.now() + timeoutMs;
+  const timer = setTimeout(passed, timeoutMs);
   if (signal?.aborted) onAbort();
   else signal?.addEventListener("abort", onAbort);
   return {
@@ -113,6 +115,9 @@ function linkSignal(signal: AbortSignal | undefined, timeoutMs: number | undefin
     done: () => {
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
+      // The pool's own deadline may settle the call a moment before this timer fires: the
+      // signal says the deadline passed all the same.
+      if (!controller.signal.aborted && performance.now() >= deadline - 1) passed();
     },
   };
 }
