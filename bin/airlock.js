@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The airlock CLI. `airlock generate --help` tells how to generate clients from .proto files.
+// The airlock CLI. `airlock generate --help` tells how to generate clients from .proto files;
+// `airlock serve --help` how to serve a worker module's pool over HTTP/2.
 "use strict";
 
 let cli;
@@ -12,4 +13,7 @@ try {
   }
   throw error;
 }
-process.exitCode = cli.main(process.argv.slice(2));
+// serve runs until a signal: it answers with a promise of its exit code.
+Promise.resolve(cli.main(process.argv.slice(2))).then((code) => {
+  process.exitCode = code;
+});

@@ -1,6 +1,6 @@
 import type { GeneratedFile, Printable, Target } from "@bufbuild/protoplugin";
 import { docText } from "./doc-comments.js";
-import type { ResolvedRetryPolicy } from "./retry-policy.js";
+import type { ResolvedRetryPolicy } from "../runtime/remote/retry-policy-option.js";
 import type { MethodModel, ServiceModel } from "./service-model.js";
 
 /**

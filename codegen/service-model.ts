@@ -1,8 +1,12 @@
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { methodLocalName } from "../runtime/api/method-names.js";
 import { commentText, isDeprecated } from "./doc-comments.js";
-import { resolveMethodOptions, resolveServiceDefaults, type ResolvedMethodOptions } from "./method-options.js";
-import type { ResolvedRetryPolicy } from "./retry-policy.js";
+import {
+  resolveMethodOptions,
+  resolveServiceDefaults,
+  type ResolvedMethodOptions,
+} from "../runtime/remote/method-options-from-descriptor.js";
+import type { ResolvedRetryPolicy } from "../runtime/remote/retry-policy-option.js";
 import type { Problems } from "./problems.js";
 
 /** One service as the generated file presents it: names, comments and resolved options. */

@@ -1,4 +1,4 @@
-# airlock's addon (src/): memfd shared memory, prctl, futexes. `npm run build:prebuild` builds it
+# airlock's addon (src/): memfd shared memory, prctl, futexes, peer credentials. `npm run build:prebuild` builds it
 # into prebuilds/ (shipped in the package); a user's install builds it from source only when no
 # prebuild fits (node-gyp-build). Needs only node-addon-api, a dependency, so that build works.
 {

@@ -97,3 +97,15 @@ test("ffi: koffi calls are checked against node:zlib, and strlen(NULL) is a type
   expect(run.stdout).toMatch(/strlen\(NULL\), no retry +-> WORKER_CRASHED \(SIGSEGV\)/);
   expect(run.stdout).toMatch(/strlen\(NULL\), proto's policy -> POISON_PILL \(SIGSEGV x2\)/);
 }, 60_000);
+
+test("remote: connect over a local pool, airlock serve for grpc-js, curl and the remote channel, a shared Unix socket", async () => {
+  const run = await runExample("remote");
+  expectSuccess(run);
+  expect(run.stdout).toMatch(/ok +crash\(\) +ConnectError Unavailable, airlock code WORKER_CRASHED \(SIGSEGV\)/);
+  expect(run.stdout).toMatch(/ok +grpc-js sha256\(hello\)/);
+  expect(run.stdout).toMatch(/ok +curl \(Connect JSON\) Sha256/);
+  expect(run.stdout).toMatch(/ok +crash\(\) over the network +WORKER_CRASHED \(SIGSEGV\)/);
+  expect(run.stdout).toMatch(/ok +SIGTERM drains and exits/);
+  expect(run.stdout).toMatch(/^3\. a pool shared on unix:/m);
+  expect(run.stdout).toMatch(/^result: every way answered as it should$/m);
+}, 60_000);

@@ -1,6 +1,5 @@
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
-import { UsageError } from "./usage-error.js";
+import { parseFlags, UsageError } from "./usage-error.js";
 
 /** What `airlock generate` was asked to do, with folders made absolute. */
 export interface GenerateOptions {
@@ -35,24 +34,14 @@ Options:
 
 /** Parses the arguments that follow `airlock generate`; folders are resolved against `cwd`. */
 export function parseGenerateArgs(args: readonly string[], cwd: string): GenerateOptions | "help" {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...args],
-      options: {
-        proto: { type: "string", default: "proto" },
-        out: { type: "string", default: "gen" },
-        target: { type: "string", default: "ts" },
-        "runtime-import": { type: "string", default: "airlock" },
-        "js-import-style": { type: "string", default: "auto" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
+  const values = parseFlags(args, {
+    proto: { type: "string", default: "proto" },
+    out: { type: "string", default: "gen" },
+    target: { type: "string", default: "ts" },
+    "runtime-import": { type: "string", default: "airlock" },
+    "js-import-style": { type: "string", default: "auto" },
+    help: { type: "boolean", short: "h", default: false },
+  });
   if (values.help) {
     return "help";
   }

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "errors.h"
@@ -39,10 +40,31 @@ Napi::Value KillGroupOnParentDeath(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// peerCredentials(fd: number): { pid, uid, gid }
+// Who is at the other end of a connected Unix socket, as the kernel recorded it when the peer
+// connected (SO_PEERCRED): a peer cannot forge it, so a server can authorize by uid or gid.
+Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "peerCredentials(fd) takes a number").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  struct ucred credentials = {};
+  socklen_t length = sizeof credentials;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) return ThrowErrno(env, "getsockopt(SO_PEERCRED)");
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("pid", Napi::Number::New(env, credentials.pid));
+  result.Set("uid", Napi::Number::New(env, credentials.uid));
+  result.Set("gid", Napi::Number::New(env, credentials.gid));
+  return result;
+}
+
 }  // namespace
 
 void InitProcess(Napi::Env env, Napi::Object exports) {
   exports.Set("killGroupOnParentDeath", Napi::Function::New(env, KillGroupOnParentDeath, "killGroupOnParentDeath"));
+  exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials, "peerCredentials"));
 }
 
 }  // namespace airlock

@@ -43,6 +43,8 @@ export interface MethodDefinition<I extends DescMessage = DescMessage, O extends
   readonly kind: MethodKind;
   readonly input: I;
   readonly output: O;
+  /** The protobuf-es descriptor it was defined from, for transports that speak protobuf-es (connect). */
+  readonly desc?: DescMethod;
 }
 
 /**
@@ -122,6 +124,7 @@ export function defineService<TClient, THandlers>(
       kind: method.methodKind,
       input: method.input,
       output: method.output,
+      desc: method,
     };
   }
   return { typeName: service.typeName, methods };

@@ -19,6 +19,8 @@ export interface NativeAddon {
   punchHole(fd: number, offset: number, length: number): void;
   /** Makes a SIGSEGV from a write into `buffer` say so on stderr before the process dies. */
   reportWritesInto(buffer: ArrayBuffer): void;
+  /** The process at the other end of a connected Unix socket, as the kernel recorded it at connect (SO_PEERCRED). */
+  peerCredentials(fd: number): { readonly pid: number; readonly uid: number; readonly gid: number };
 }
 
 /** The part of node-gyp-build used here: which binary fits this platform and Node. */
@@ -27,7 +29,7 @@ interface NodeGypBuild {
   resolve(dir: string): string;
 }
 
-const expectedAbiVersion = 3;
+const expectedAbiVersion = 4;
 // node-gyp-build, airlock's install script, builds from source when no binary loads.
 const rebuild = `build it from source with "npm rebuild airlock" (needs python3, make and a C++ compiler)`;
 let addon: NativeAddon | undefined;

@@ -22,7 +22,9 @@
 //     }
 //
 // protoc-gen-airlock reads these options at generation time and writes their resolved values
-// into the method table of the generated `*_airlock.ts` file; nothing is looked up at run time.
+// into the method table of the generated `*_airlock.ts` file. The Connect transport
+// (`createAirlockTransport`) and the pool server, which take protoc-gen-es's descriptors alone,
+// read them from those descriptors at run time, by the same rules and the same code.
 //
 // Resolution rules:
 //   - A method's `retry` replaces the service's `default_retry` as a whole: fields are not

@@ -1,16 +1,20 @@
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
-import { CodeSchema, type RetryPolicy as RetryPolicyOption } from "./gen/airlock/v1/options_pb.js";
-import type { Problems } from "./problems.js";
+import { CodeSchema, type RetryPolicy as RetryPolicyOption } from "../../codegen/gen/airlock/v1/options_pb.js";
+import { isCode, type Code } from "../api/code.js";
+import type { RetryPolicy } from "../api/definition.js";
 
-/** A retry policy with every field resolved: what the runtime's `RetryPolicy` expects. */
-export interface ResolvedRetryPolicy {
-  readonly maxAttempts: number;
-  readonly initialBackoffMs: number;
-  readonly maxBackoffMs: number;
-  readonly backoffMultiplier: number;
-  /** Names of airlock codes, which are the runtime's `Code` strings ("UNAVAILABLE"). */
-  readonly retryableCodes: readonly string[];
+/**
+ * Where mistakes found in options are recorded: codegen's `Problems` (with source locations)
+ * or a run-time list that becomes one error. One reader serves both, so a policy means the same
+ * whether protoc-gen-airlock resolved it or a transport read it from a descriptor at run time.
+ */
+export interface OptionProblems {
+  add(desc: DescMethod | DescService, message: string, optionPath?: readonly number[]): void;
+  readonly count: number;
 }
+
+/** A retry policy with every field resolved, as the method table states it. */
+export type ResolvedRetryPolicy = Required<Omit<RetryPolicy, "jitter">>;
 
 /** Values taken by the fields of `airlock.v1.RetryPolicy` left at zero (documented in options.proto). */
 export const retryDefaults = {
@@ -27,7 +31,7 @@ export function resolveRetryPolicy(
   option: RetryPolicyOption,
   where: DescMethod | DescService,
   optionPath: readonly number[],
-  problems: Problems,
+  problems: OptionProblems,
 ): ResolvedRetryPolicy | undefined {
   const name = where.kind === "rpc" ? "(airlock.v1.retry)" : "(airlock.v1.default_retry)";
   const before = problems.count;
@@ -51,13 +55,13 @@ export function resolveRetryPolicy(
     fail(`backoff_multiplier (${backoffMultiplier}) must be a number of at least 1`);
   }
 
-  const retryableCodes: string[] = [];
+  const retryableCodes: Code[] = [];
   for (const number of option.retryableCodes) {
     const code = CodeSchema.values.find((v) => v.number === number);
-    if (code === undefined) {
-      fail(`retryable_codes: ${number} is not an airlock.v1.Code`);
-    } else if (code.number === 0) {
+    if (code?.number === 0) {
       fail("retryable_codes: OK is not an error and cannot be retried");
+    } else if (code === undefined || !isCode(code.name)) {
+      fail(`retryable_codes: ${number} is not an airlock.v1.Code`);
     } else if (!retryableCodes.includes(code.name)) {
       retryableCodes.push(code.name);
     }

@@ -9,11 +9,10 @@ import {
   default_attempt_timeout_ms,
   default_retry,
   retry,
-} from "./gen/airlock/v1/options_pb.js";
-import type { Problems } from "./problems.js";
-import { resolveRetryPolicy, type ResolvedRetryPolicy } from "./retry-policy.js";
+} from "../../codegen/gen/airlock/v1/options_pb.js";
+import { resolveRetryPolicy, type OptionProblems, type ResolvedRetryPolicy } from "./retry-policy-option.js";
 
-/** The options of one method as the generated method table states them: the runtime's `MethodOptions`. */
+/** The options of one method as the generated method table states them: a `MethodOptions` with every policy resolved. */
 export interface ResolvedMethodOptions {
   readonly idempotent?: true;
   readonly retry?: ResolvedRetryPolicy;
@@ -30,7 +29,7 @@ const serviceOptionsField = ServiceDescriptorProtoSchema.field.options.number;
 const methodOptionsField = MethodDescriptorProtoSchema.field.options.number;
 
 /** Reads `(airlock.v1.default_retry)` and `(airlock.v1.default_attempt_timeout_ms)` of a service. */
-export function resolveServiceDefaults(service: DescService, problems: Problems): ServiceDefaults {
+export function resolveServiceDefaults(service: DescService, problems: OptionProblems): ServiceDefaults {
   const defaults: { retry?: ResolvedRetryPolicy; attemptTimeoutMs?: number } = {};
   if (hasOption(service, default_retry)) {
     const path = [serviceOptionsField, default_retry.number];
@@ -51,7 +50,7 @@ export function resolveServiceDefaults(service: DescService, problems: Problems)
 export function resolveMethodOptions(
   method: DescMethod,
   defaults: ServiceDefaults,
-  problems: Problems,
+  problems: OptionProblems,
 ): ResolvedMethodOptions {
   const options: { idempotent?: true; retry?: ResolvedRetryPolicy; attemptTimeoutMs?: number } = {};
   if (
