@@ -132,8 +132,8 @@ describe.each(isolations)("%s isolation", (isolation) => {
     });
 
     test("a crash after the first reply ends the stream with WORKER_CRASHED, its facts and the count delivered; nothing twice, nothing lost", async () => {
-      // The pause lets each reply leave the worker before the next: a reply still in its write
-      // buffer when it crashes never reached the caller, and the stream would not be committed.
+      // The pause makes each reply leave the worker at once (a slow producer's do), and the
+      // crash comes in the tick that sent reply 4: the exit must not overtake it.
       const { seen, error } = await collectUntilError(client.count({ count: 10, crash: how, crashAt: 5, delayMs: 5 }));
       expect(seen.map((reply) => reply.index)).toEqual([0, 1, 2, 3, 4]);
       expect(error.code).toBe(Code.WorkerCrashed);

@@ -273,10 +273,13 @@ export function createCallCore<Cargo, Place>({ services, circuit, maxQueue, stre
     // leaves it a suspect, so that its retry runs alone again and spares the calls beside it.
     if (crash) call.crashes = [...call.crashes, crash];
     else call.suspect = false;
-    // A committed stream has no attempt left: its caller has replies a retry would repeat.
-    const maxAttempts = call.stream?.committed ? call.charged : call.policy.maxAttempts;
+    // A committed stream is not retried (its caller has replies a retry would repeat), and is
+    // no poison pill however its attempts ended: it fails as its last attempt did.
+    if (call.stream?.committed) {
+      return settle(call, call.crashes.length === 0 ? failure : new AirlockError(failure.code, failure.rawMessage, { ...failure.details, crashes: call.crashes }, { cause: failure.cause }));
+    }
     const step = nextStep(
-      { method: call.method.path, policy: maxAttempts === call.policy.maxAttempts ? call.policy : { ...call.policy, maxAttempts }, charged: call.charged, crashes: call.crashes, deadline: call.deadline },
+      { method: call.method.path, policy: call.policy, charged: call.charged, crashes: call.crashes, deadline: call.deadline },
       failure,
       throttle,
       performance.now(),

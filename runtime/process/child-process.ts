@@ -1,6 +1,6 @@
-import type { WindowLimits } from "../wire/stream-window.js";
 import { spawn } from "node:child_process";
 import type { Socket } from "node:net";
+import type { Readable } from "node:stream";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import { randomInt } from "node:crypto";
@@ -8,6 +8,7 @@ import { createArenaFd, openReadableArena, type ReadableArena } from "../blobs/b
 import { Code } from "../api/code.js";
 import { AirlockError, type ExitCause } from "../api/errors.js";
 import { createFrameReader, createFrameWriter, decodeJsonBody, encodeFrame, FrameType, type Frame, type FrameWriter } from "../wire/frame.js";
+import type { WindowLimits } from "../wire/stream-window.js";
 import { createStderrTail } from "./stderr-tail.js";
 import type { BlobOptions } from "../api/pool-options.js";
 import { nativeAddon, nativeAddonFile } from "../os/native.js";
@@ -72,6 +73,8 @@ const channelFd = 3;
 const argumentArenaFd = 4;
 const resultArenaFd = 5;
 const channelLossGraceMs = 50;
+// How long a dead worker's stderr and channel are read for what they still hold.
+const exitReadGraceMs = 100;
 // Frames a worker sends about its calls once started, besides heartbeats' answers.
 const answerTypes = new Set<number>([FrameType.Reply, FrameType.Error, FrameType.Pong, FrameType.Message, FrameType.Credit, FrameType.End]);
 const heapExhausted = /JavaScript heap out of memory/;
@@ -201,11 +204,11 @@ export function spawnWorker(options: WorkerSpawnOptions, events: WorkerEvents): 
   });
   child.on("exit", (exitCode, signal) => {
     killProcessGroup(worker.pid);
-    // stderr may still hold the last words of a crash; wait briefly for its end.
-    const stderr = child.stderr!;
-    if (stderr.readableEnded || stderr.destroyed) return finish(exitCode, signal);
-    const timer = setTimeout(() => finish(exitCode, signal), 100);
-    stderr.once("close", () => {
+    // stderr may still hold the last words of a crash, and the channel the frames the worker
+    // wrote just before it died (a reply, a stream's messages), which the exit can overtake:
+    // wait briefly for the end of both.
+    const timer = setTimeout(() => finish(exitCode, signal), exitReadGraceMs);
+    void Promise.all([ended(child.stderr!), ended(socket)]).then(() => {
       clearTimeout(timer);
       finish(exitCode, signal);
     });
@@ -271,4 +274,13 @@ function describeExit(exitCode: number | null, signal: string | null, cause: str
 
 function stringOrUndefined(value: unknown): string | undefined {
   return typeof value === "string" ? value : undefined;
+}
+
+/** Resolves once everything `stream` will give has been read (its end), or at once if it is over. */
+function ended(stream: Readable): Promise<void> {
+  if (stream.readableEnded || stream.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    stream.once("end", resolve);
+    stream.once("close", resolve);
+  });
 }

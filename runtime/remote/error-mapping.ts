@@ -65,6 +65,7 @@ function detailOf(error: AirlockError): ErrorDetail {
     pid: details.pid,
     exitCode: details.exitCode ?? undefined,
     signal: details.signal ?? undefined,
+    delivered: details.delivered,
   });
 }
 
@@ -90,6 +91,7 @@ function detailsOf(detail: ErrorDetail): ErrorDetails {
   }
   if (detail.remoteStack) details.remoteStack = detail.remoteStack;
   if (detail.stderrTail) details.stderrTail = detail.stderrTail;
+  if (detail.delivered !== undefined) details.delivered = detail.delivered;
   if (detail.pid !== undefined) {
     details.pid = detail.pid;
     details.exitCode = detail.exitCode ?? null;

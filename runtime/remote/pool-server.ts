@@ -226,33 +226,71 @@ function definitionOf(service: DescService | ServiceDefinition): ServiceDefiniti
   return "kind" in service && service.kind === "service" ? serviceDefinitionOf(service) : (service as ServiceDefinition);
 }
 
-/** Registers each unary method of `definition` as a call to the pool; streaming ones answer UNIMPLEMENTED, as connect answers a method left out. */
+/** Registers each method of `definition` as a call to the pool, streams as streams. */
 function registerService(router: ConnectRouter, definition: ServiceDefinition, pool: Pool): void {
-  const methods = Object.values(definition.methods).filter((method) => method.kind === "unary");
+  const methods = Object.values(definition.methods);
   const service = methods.find((method) => method.desc)?.desc?.parent;
   if (!service) {
     if (methods.length === 0) return;
     throw new AirlockError(Code.InvalidArgument, `${definition.typeName}: its definition has no protobuf-es descriptor; pass the service descriptor from its _pb file`);
   }
-  const implementation: Record<string, (request: never, context: HandlerContext) => Promise<unknown>> = {};
-  for (const method of methods) {
-    implementation[method.desc!.localName] = (request, context) => callPool(pool, method, request, context);
-  }
+  const implementation: Record<string, unknown> = {};
+  for (const method of methods) implementation[method.desc!.localName] = handlerOf(pool, method);
   router.service(service, implementation as never);
+}
+
+// The handler connect-node expects for the method's kind, each a call to the pool.
+function handlerOf(pool: Pool, method: MethodDefinition): unknown {
+  const stream = (requests: AsyncIterable<never>, context: HandlerContext) => streamPool(pool, method, requests, context);
+  switch (method.kind) {
+    case "unary":
+      return (request: never, context: HandlerContext) => callPool(pool, method, request, context);
+    case "server_streaming":
+      return (request: never, context: HandlerContext) => stream(one(request), context);
+    case "client_streaming":
+      return async (requests: AsyncIterable<never>, context: HandlerContext) => {
+        let reply: unknown;
+        for await (const value of stream(requests, context)) reply = value;
+        return reply;
+      };
+    case "bidi_streaming":
+      return stream;
+  }
 }
 
 async function callPool(pool: Pool, method: MethodDefinition, request: never, context: HandlerContext): Promise<unknown> {
   try {
-    const retry = retryOf(context.requestHeader.get(retryHeader));
-    // The time left may have run out (below 0) on the way here: the pool answers DEADLINE_EXCEEDED to 0.
-    const timeLeft = context.timeoutMs();
-    const timeoutMs = timeLeft === undefined ? undefined : Math.max(0, timeLeft);
-    return await pool.call(method, request, { signal: context.signal, timeoutMs, ...(retry !== undefined ? { retry } : {}) });
+    return await pool.call(method, request, callOptionsOf(context));
   } catch (error) {
-    // The signal also aborts on shutdown, with the reason the server gave.
-    const reason = context.signal.aborted ? context.signal.reason : undefined;
-    throw reason instanceof ConnectError ? reason : toConnectError(error);
+    throw remoteErrorOf(error, context);
   }
+}
+
+async function* streamPool(pool: Pool, method: MethodDefinition, requests: AsyncIterable<never>, context: HandlerContext): AsyncIterable<unknown> {
+  try {
+    yield* pool.stream(method, requests, callOptionsOf(context));
+  } catch (error) {
+    throw remoteErrorOf(error, context);
+  }
+}
+
+async function* one<T>(request: T): AsyncIterable<T> {
+  yield request;
+}
+
+/** The pool call's options from the remote call: its deadline, its cancellation (the caller's or the server's shutdown) and its retry override. */
+function callOptionsOf(context: HandlerContext): CallOptions {
+  const retry = retryOf(context.requestHeader.get(retryHeader));
+  // The time left may have run out (below 0) on the way here: the pool answers DEADLINE_EXCEEDED to 0.
+  const timeLeft = context.timeoutMs();
+  const timeoutMs = timeLeft === undefined ? undefined : Math.max(0, timeLeft);
+  return { signal: context.signal, timeoutMs, ...(retry !== undefined ? { retry } : {}) };
+}
+
+/** What the remote caller gets for an error of the pool; the signal also aborts on shutdown, with the reason the server gave. */
+function remoteErrorOf(error: unknown, context: HandlerContext): ConnectError {
+  const reason = context.signal.aborted ? context.signal.reason : undefined;
+  return reason instanceof ConnectError ? reason : toConnectError(error);
 }
 
 /** The call's own retry override, sent by an airlock remote channel; the pool checks it as it checks a local caller's. */

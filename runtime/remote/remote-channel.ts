@@ -1,4 +1,4 @@
-import type { DescMessage, DescMethodUnary, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import type { DescMessage, DescMethodStreaming, DescMethodUnary, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import { Code as ConnectCode, ConnectError, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import * as net from "node:net";
@@ -52,14 +52,9 @@ export function createRemoteChannel(options: RemoteChannelOptions): RemoteChanne
   return {
     transport,
     call: (method, request, callOptions) => callRemote(transport, method, request, callOptions),
-    stream: (method) => notYet(method),
+    stream: (method, requests, callOptions) => streamRemote(transport, method, requests, callOptions),
     close: () => sessionManager.abort(),
   };
-}
-
-/** Streaming calls reach a remote pool once the server and the transports carry them (issue 18's second half). */
-async function* notYet(method: MethodDefinition): AsyncGenerator<never> {
-  throw new AirlockError(Code.Unimplemented, `${method.path} is ${method.kind}: a remote channel runs unary calls only, for now`, { method: method.path });
 }
 
 async function callRemote<I extends DescMessage, O extends DescMessage>(
@@ -68,7 +63,33 @@ async function callRemote<I extends DescMessage, O extends DescMessage>(
   request: MessageInitShape<I>,
   options: CallOptions | undefined,
 ): Promise<MessageShape<O>> {
-  const desc = method.desc as DescMethodUnary<I, O> | undefined;
+  const { desc, timeoutMs, header } = remoteTerms(method, options);
+  try {
+    const response = await transport.unary(desc as DescMethodUnary<I, O>, options?.signal, timeoutMs, header, request);
+    return response.message;
+  } catch (error) {
+    return Promise.reject(remoteFailure(method, error));
+  }
+}
+
+async function* streamRemote<I extends DescMessage, O extends DescMessage>(
+  transport: Transport,
+  method: MethodDefinition<I, O>,
+  requests: AsyncIterable<MessageInitShape<I>>,
+  options: CallOptions | undefined,
+): AsyncIterable<MessageShape<O>> {
+  const { desc, timeoutMs, header } = remoteTerms(method, options);
+  try {
+    const response = await transport.stream(desc as DescMethodStreaming<I, O>, options?.signal, timeoutMs, header, requests);
+    yield* response.message;
+  } catch (error) {
+    throw remoteFailure(method, error);
+  }
+}
+
+/** The method's descriptor, the deadline as connect takes it, and the headers of a remote call; throws what a local pool would for bad options. */
+function remoteTerms(method: MethodDefinition, options: CallOptions | undefined): { desc: DescMethodUnary | DescMethodStreaming; timeoutMs: number | undefined; header: Record<string, string> | undefined } {
+  const desc = method.desc;
   if (desc === undefined) throw new AirlockError(Code.InvalidArgument, `${method.path}: a remote call needs the method's protobuf-es descriptor (a definition made by defineService)`, { method: method.path });
   const timeoutMs = options?.timeoutMs;
   if (timeoutMs !== undefined && !(typeof timeoutMs === "number" && timeoutMs >= 0)) {
@@ -77,13 +98,13 @@ async function callRemote<I extends DescMessage, O extends DescMessage>(
   // connect reads 0 as "no deadline"; for airlock it is a deadline that has passed.
   if (timeoutMs === 0) throw new AirlockError(Code.DeadlineExceeded, `${method.path}: the deadline passed before the call was made`, { method: method.path });
   const header = options?.retry === undefined ? undefined : { [retryHeader]: JSON.stringify(options.retry) };
-  try {
-    const response = await transport.unary(desc, options?.signal, timeoutMs === undefined || timeoutMs > maxTimerMs ? undefined : timeoutMs, header, request);
-    return response.message;
-  } catch (error) {
-    const failure = fromConnectError(unreachable(error) ? new ConnectError("the server cannot be reached", ConnectCode.Unavailable, undefined, undefined, error) : error);
-    return Promise.reject(failure.details.method ? failure : new AirlockError(failure.code, failure.rawMessage, { ...failure.details, method: method.path }, { cause: failure.cause }));
-  }
+  return { desc, timeoutMs: timeoutMs === undefined || timeoutMs > maxTimerMs ? undefined : timeoutMs, header };
+}
+
+/** The AirlockError a local caller would have got for what the remote call failed with. */
+function remoteFailure(method: MethodDefinition, error: unknown): AirlockError {
+  const failure = fromConnectError(unreachable(error) ? new ConnectError("the server cannot be reached", ConnectCode.Unavailable, undefined, undefined, error) : error);
+  return failure.details.method ? failure : new AirlockError(failure.code, failure.rawMessage, { ...failure.details, method: method.path }, { cause: failure.cause });
 }
 
 // connect-node maps some of these to UNAVAILABLE, but not all (a missing socket file), nor when the

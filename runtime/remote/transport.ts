@@ -5,13 +5,14 @@ import {
   createContextValues,
   type ContextValues,
   type Interceptor,
+  type StreamRequest,
   type StreamResponse,
   type Transport,
   type UnaryRequest,
   type UnaryResponse,
 } from "@connectrpc/connect";
 import { performance } from "node:perf_hooks";
-import type { Channel } from "../api/definition.js";
+import type { Channel, MethodDefinition } from "../api/definition.js";
 import { toConnectError } from "./error-mapping.js";
 import { methodDefinitionOf } from "./method-definition.js";
 
@@ -24,10 +25,11 @@ export interface AirlockTransportOptions {
 }
 
 /**
- * A connect-es Transport whose calls run on `pool` (any airlock Channel): `createClient(Service,
- * createAirlockTransport(pool))` works with protoc-gen-es's descriptors alone, with airlock's
- * options read from them; interceptors run, and an AirlockError reaches the caller as a
- * ConnectError of the nearest gRPC code with the airlock code and crash facts in its details.
+ * A connect-es Transport whose calls, unary and streaming, run on `pool` (any airlock Channel):
+ * `createClient(Service, createAirlockTransport(pool))` works with protoc-gen-es's descriptors
+ * alone, with airlock's options read from them; interceptors run, and an AirlockError reaches the
+ * caller as a ConnectError of the nearest gRPC code with the airlock code and crash facts in its
+ * details.
  */
 export function createAirlockTransport(pool: Channel, options: AirlockTransportOptions = {}): Transport {
   return {
@@ -39,54 +41,103 @@ export function createAirlockTransport(pool: Channel, options: AirlockTransportO
       input: MessageInitShape<I>,
       contextValues?: ContextValues,
     ): Promise<UnaryResponse<I, O>> {
-      let definition;
-      try {
-        definition = methodDefinitionOf(method);
-      } catch (error) {
-        throw toConnectError(error);
-      }
-      // As connect's own transports read them: 0 or less is no deadline.
-      timeoutMs = timeoutMs === undefined ? options.defaultTimeoutMs : timeoutMs <= 0 ? undefined : timeoutMs;
-      // The pool gets the time left too, so that the worker's context has the deadline, and the
-      // pool's own DEADLINE_EXCEEDED (with its facts) is the same one.
-      const deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
-      const callSignal = linkSignal(signal, timeoutMs);
-      const request: UnaryRequest<I, O> = {
-        stream: false,
-        service: method.parent,
-        method,
-        requestMethod: "POST",
-        url: `airlock:${definition.path}`,
-        header: new Headers(header),
-        contextValues: contextValues ?? createContextValues(),
-        message: create(method.input, input),
-        signal: callSignal.signal,
-      };
-      const call = async (request: UnaryRequest<I, O>): Promise<UnaryResponse<I, O>> => {
-        const timeLeft = deadline === undefined ? undefined : Math.max(0, deadline - performance.now());
-        const abortable = request.signal === neverAborted ? undefined : request.signal;
+      const call = openCall(method, signal, timeoutMs, options.defaultTimeoutMs);
+      const request: UnaryRequest<I, O> = { ...call.common(header, contextValues), stream: false, method, message: create(method.input, input) };
+      const next = async (request: UnaryRequest<I, O>): Promise<UnaryResponse<I, O>> => {
         try {
-          const message = await pool.call(definition, request.message, { signal: abortable, timeoutMs: timeLeft });
+          const message = await pool.call(call.definition, request.message, call.poolOptions(request.signal));
           return { stream: false, service: method.parent, method, header: new Headers(), message: message as MessageShape<O>, trailer: new Headers() };
         } catch (error) {
           throw toConnectError(error);
         }
       };
       try {
-        return await applyInterceptors(call, options.interceptors)(request);
+        return await applyInterceptors(next, options.interceptors)(request);
       } catch (error) {
-        // As runUnaryCall has it: an aborted call fails with the signal's reason (the deadline's
-        // DeadlineExceeded, or the caller's), whatever the attempt was failing with.
-        throw callSignal.signal.aborted ? ConnectError.from(callSignal.signal.reason, ConnectCode.Canceled) : ConnectError.from(error);
+        throw call.failure(error);
       } finally {
-        callSignal.done();
+        call.done();
       }
     },
 
-    stream<I extends DescMessage, O extends DescMessage>(method: DescMethodStreaming<I, O>): Promise<StreamResponse<I, O>> {
-      return Promise.reject(new ConnectError(`${method.parent.typeName}.${method.name} is ${method.methodKind}: airlock runs unary calls only, for now`, ConnectCode.Unimplemented));
+    async stream<I extends DescMessage, O extends DescMessage>(
+      method: DescMethodStreaming<I, O>,
+      signal: AbortSignal | undefined,
+      timeoutMs: number | undefined,
+      header: ConstructorParameters<typeof Headers>[0] | undefined,
+      input: AsyncIterable<MessageInitShape<I>>,
+      contextValues?: ContextValues,
+    ): Promise<StreamResponse<I, O>> {
+      const call = openCall(method, signal, timeoutMs, options.defaultTimeoutMs);
+      const request: StreamRequest<I, O> = { ...call.common(header, contextValues), stream: true, method, message: created(method.input, input) };
+      const next = async (request: StreamRequest<I, O>): Promise<StreamResponse<I, O>> => {
+        const replies = pool.stream(call.definition, request.message, call.poolOptions(request.signal));
+        return { stream: true, service: method.parent, method, header: new Headers(), message: replies as AsyncIterable<MessageShape<O>>, trailer: new Headers() };
+      };
+      let response: StreamResponse<I, O>;
+      try {
+        response = await applyInterceptors(next, options.interceptors)(request);
+      } catch (error) {
+        call.done();
+        throw call.failure(error);
+      }
+      return { ...response, message: failingAs(response.message, call) };
     },
   };
+}
+
+/** One call through the transport: its airlock method, its deadline and signal, and how its failures read. */
+function openCall(method: DescMethodUnary | DescMethodStreaming, signal: AbortSignal | undefined, timeoutMs: number | undefined, defaultTimeoutMs: number | undefined) {
+  let definition: MethodDefinition;
+  try {
+    definition = methodDefinitionOf(method);
+  } catch (error) {
+    throw toConnectError(error);
+  }
+  // As connect's own transports read them: 0 or less is no deadline.
+  const ms = timeoutMs === undefined ? defaultTimeoutMs : timeoutMs <= 0 ? undefined : timeoutMs;
+  // The pool gets the time left too, so that the worker's context has the deadline, and the
+  // pool's own DEADLINE_EXCEEDED (with its facts) is the same one.
+  const deadline = ms === undefined ? undefined : performance.now() + ms;
+  const callSignal = linkSignal(signal, ms);
+  return {
+    definition,
+    /** What every request of the call says besides its message. */
+    common: (header: ConstructorParameters<typeof Headers>[0] | undefined, contextValues: ContextValues | undefined) => ({
+      service: method.parent,
+      requestMethod: "POST",
+      url: `airlock:${definition.path}`,
+      header: new Headers(header),
+      contextValues: contextValues ?? createContextValues(),
+      signal: callSignal.signal,
+    }),
+    /** The pool call's options, under the signal the interceptors left on the request. */
+    poolOptions: (signal: AbortSignal) => ({
+      signal: signal === neverAborted ? undefined : signal,
+      timeoutMs: deadline === undefined ? undefined : Math.max(0, deadline - performance.now()),
+    }),
+    /**
+     * As runUnaryCall has it: an aborted call fails with the signal's reason (the deadline's
+     * DeadlineExceeded, or the caller's), whatever the attempt was failing with.
+     */
+    failure: (error: unknown) => (callSignal.signal.aborted ? ConnectError.from(callSignal.signal.reason, ConnectCode.Canceled) : ConnectError.from(toConnectError(error))),
+    done: callSignal.done,
+  };
+}
+
+async function* created<I extends DescMessage>(schema: I, input: AsyncIterable<MessageInitShape<I>>): AsyncIterable<MessageShape<I>> {
+  for await (const init of input) yield create(schema, init);
+}
+
+// A stream's replies, whose errors reach the caller as the call's failure; the call is done when they end.
+async function* failingAs<T>(replies: AsyncIterable<T>, call: ReturnType<typeof openCall>): AsyncIterable<T> {
+  try {
+    yield* replies;
+  } catch (error) {
+    throw call.failure(error);
+  } finally {
+    call.done();
+  }
 }
 
 // runUnaryCall, which connect's own transports call, is not used: it makes two AbortControllers
@@ -123,11 +174,8 @@ function linkSignal(signal: AbortSignal | undefined, timeoutMs: number | undefin
 }
 
 /** Wraps `next` in the interceptors, the first one outermost, as connect does. */
-function applyInterceptors<I extends DescMessage, O extends DescMessage>(
-  next: (request: UnaryRequest<I, O>) => Promise<UnaryResponse<I, O>>,
-  interceptors: readonly Interceptor[] | undefined,
-): (request: UnaryRequest<I, O>) => Promise<UnaryResponse<I, O>> {
+function applyInterceptors<Request, Response>(next: (request: Request) => Promise<Response>, interceptors: readonly Interceptor[] | undefined): (request: Request) => Promise<Response> {
   let wrapped = next as unknown as Parameters<Interceptor>[0];
   for (let i = (interceptors?.length ?? 0) - 1; i >= 0; i--) wrapped = interceptors![i]!(wrapped);
-  return wrapped as unknown as (request: UnaryRequest<I, O>) => Promise<UnaryResponse<I, O>>;
+  return wrapped as unknown as (request: Request) => Promise<Response>;
 }

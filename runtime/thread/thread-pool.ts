@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
-import { BroadcastChannel, MessageChannel, type MessagePort } from "node:worker_threads";
+import { BroadcastChannel, MessageChannel, receiveMessageOnPort, type MessagePort } from "node:worker_threads";
 import { Piscina, queueOptionsSymbol } from "piscina";
 import { travelsAsBlob } from "../blobs/blob-hints.js";
 import { createCallCore, type PoolCall } from "../pool/call-core.js";
@@ -71,8 +71,9 @@ interface Cargo {
   readonly size: number;
   /** The attempt submitted to piscina and not yet finished: waiting for a thread, or running on one. */
   current: Attempt | undefined;
-  /** For a stream, this side of the running attempt's port. */
+  /** For a stream, this side of the running attempt's port, and what reads it. */
   port: MessagePort | undefined;
+  onPortMessage: ((message: StreamPortMessage) => void) | undefined;
 }
 
 /** A call of this pool: the core's call, with its request as this cage sends it, running as an attempt. */
@@ -242,7 +243,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
         return shared;
       });
       blobBytes += sharedBytes;
-      return { packed, copies, sharedBytes, size: size + encodedBytes(packed), current: undefined, port: undefined };
+      return { packed, copies, sharedBytes, size: size + encodedBytes(packed), current: undefined, port: undefined, onPortMessage: undefined };
     } catch (error) {
       for (const copy of copies) sharedBuffers.give(copy);
       throw error;
@@ -280,7 +281,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
 
   function openPort(call: Call, attempt: Attempt, port: MessagePort): void {
     call.cargo.port = port;
-    port.on("message", (message: StreamPortMessage) => {
+    call.cargo.onPortMessage = (message: StreamPortMessage) => {
       // What the thread still sends once the caller has gone is dropped.
       if (call.place !== attempt || call.state !== "running") return;
       const stream = call.stream!;
@@ -300,12 +301,23 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
         }
       }
       if (breach) kill(attempt, "protocol", `broke the protocol streaming ${call.method.path}: ${breach}`);
-    });
+    };
+    port.on("message", call.cargo.onPortMessage);
   }
 
   function closePort(call: Call): void {
     call.cargo.port?.close();
     call.cargo.port = undefined;
+    call.cargo.onPortMessage = undefined;
+  }
+
+  // What a thread posted just before it died is still in its port, behind the death that
+  // piscina reported first: read it before the attempt ends.
+  function drainPort(call: Call): void {
+    const { port } = call.cargo;
+    for (let queued = port && receiveMessageOnPort(port); queued && call.cargo.port === port; queued = receiveMessageOnPort(port!)) {
+      call.cargo.onPortMessage!(queued.message as StreamPortMessage);
+    }
   }
 
   function streamLink(port: MessagePort): StreamLink<Cargo> {
@@ -332,7 +344,10 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
   }
 
   function threadFailed(call: Call, attempt: Attempt, error: Error): void {
-    if (call.cargo.current === attempt) closePort(call);
+    if (call.cargo.current === attempt) {
+      drainPort(call);
+      closePort(call);
+    }
     if (!callsAtDeath.has(error)) callsAtDeath.set(error, attempt.threadId === undefined ? 1 : (onThread.get(attempt.threadId) ?? 1));
     finished(call, attempt, false);
     // Dropped from the queue: no thread was harmed.
@@ -396,7 +411,7 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
 
   core.useCage({
     encode,
-    opening: () => ({ packed: emptyRequest, copies: [], sharedBytes: 0, size: 0, current: undefined, port: undefined }),
+    opening: () => ({ packed: emptyRequest, copies: [], sharedBytes: 0, size: 0, current: undefined, port: undefined, onPortMessage: undefined }),
     sizeOf: (cargo) => cargo.size,
     refuse: () => undefined,
     enqueue,

@@ -24,6 +24,9 @@ function load(file: string, includeDirs: string[], name: (root: grpc.GrpcObject)
 /** grpc-js's constructor for airlock.test.v1.TestService, from test/proto. */
 export const GrpcTestService = load("airlock/test/v1/test.proto", [path.join(repoRoot, "test/proto"), path.join(repoRoot, "proto")], (root) => (root as { airlock: { test: { v1: { TestService: unknown } } } }).airlock.test.v1.TestService);
 
+/** grpc-js's constructor for airlock.test.v1.StreamService, from test/proto. */
+export const GrpcStreamService = load("airlock/test/v1/stream.proto", [path.join(repoRoot, "test/proto"), path.join(repoRoot, "proto")], (root) => (root as { airlock: { test: { v1: { StreamService: unknown } } } }).airlock.test.v1.StreamService);
+
 /** grpc-js's constructor for grpc.health.v1.Health, from the public proto in ../shared. */
 export const GrpcHealth = load("grpc/health/v1/health.proto", [path.join(sharedDir, "public-protos")], (root) => (root as { grpc: { health: { v1: { Health: unknown } } } }).grpc.health.v1.Health);
 

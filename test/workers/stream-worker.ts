@@ -21,9 +21,11 @@ serve(StreamServiceDefinition, {
     try {
       const failing = request.crashAttempts === 0 || context.attempt <= request.crashAttempts;
       for (let index = 0; index < request.count; index++) {
-        if (request.delayMs > 0) await sleep(request.delayMs, undefined, request.stubborn ? undefined : { signal: context.signal });
+        // The crash comes in the tick that sent the reply before it: the worker dies with that
+        // reply just written, which its exit must not overtake.
         if (failing && index === request.crashAt && request.crash) crash(request.crash);
         if (failing && index === request.crashAt && request.fail) throw new AirlockError(isCode(request.fail) ? request.fail : Code.Unknown, `failed at reply ${index}`);
+        if (request.delayMs > 0) await sleep(request.delayMs, undefined, request.stubborn ? undefined : { signal: context.signal });
         yield { index, data: pattern(request.size, index), attempt: context.attempt, pid: process.pid, rssBytes: BigInt(process.memoryUsage.rss()) };
       }
     } finally {

@@ -20,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file airlock/v1/error_detail.proto.
  */
 export const file_airlock_v1_error_detail: GenFile = /*@__PURE__*/
-  fileDesc("Ch1haXJsb2NrL3YxL2Vycm9yX2RldGFpbC5wcm90bxIKYWlybG9jay52MSKCAgoLRXJyb3JEZXRhaWwSHgoEY29kZRgBIAEoDjIQLmFpcmxvY2sudjEuQ29kZRIOCgZtZXRob2QYAiABKAkSDwoHYXR0ZW1wdBgDIAEoDRInCgdjcmFzaGVzGAQgAygLMhYuYWlybG9jay52MS5DcmFzaEZhY3RzEhQKDHJlbW90ZV9zdGFjaxgFIAEoCRITCgtzdGRlcnJfdGFpbBgGIAEoCRIQCgNwaWQYByABKAVIAIgBARIWCglleGl0X2NvZGUYCCABKAVIAYgBARITCgZzaWduYWwYCSABKAlIAogBAUIGCgRfcGlkQgwKCl9leGl0X2NvZGVCCQoHX3NpZ25hbCKIAgoKQ3Jhc2hGYWN0cxINCgVjYXVzZRgBIAEoCRILCgNwaWQYAiABKAUSFgoJdGhyZWFkX2lkGAMgASgFSACIAQESFgoJZXhpdF9jb2RlGAQgASgFSAGIAQESEwoGc2lnbmFsGAUgASgJSAKIAQESDwoHYXR0ZW1wdBgGIAEoDRISCgplbGFwc2VkX21zGAcgASgBEhMKC3N0ZGVycl90YWlsGAggASgJEg4KBnJlYXNvbhgJIAEoCRIYCgtwb29sX2FjdGlvbhgKIAEoCUgDiAEBQgwKCl90aHJlYWRfaWRCDAoKX2V4aXRfY29kZUIJCgdfc2lnbmFsQg4KDF9wb29sX2FjdGlvbmIGcHJvdG8z", [file_airlock_v1_options]);
+  fileDesc("Ch1haXJsb2NrL3YxL2Vycm9yX2RldGFpbC5wcm90bxIKYWlybG9jay52MSKoAgoLRXJyb3JEZXRhaWwSHgoEY29kZRgBIAEoDjIQLmFpcmxvY2sudjEuQ29kZRIOCgZtZXRob2QYAiABKAkSDwoHYXR0ZW1wdBgDIAEoDRInCgdjcmFzaGVzGAQgAygLMhYuYWlybG9jay52MS5DcmFzaEZhY3RzEhQKDHJlbW90ZV9zdGFjaxgFIAEoCRITCgtzdGRlcnJfdGFpbBgGIAEoCRIQCgNwaWQYByABKAVIAIgBARIWCglleGl0X2NvZGUYCCABKAVIAYgBARITCgZzaWduYWwYCSABKAlIAogBARIWCglkZWxpdmVyZWQYCiABKA1IA4gBAUIGCgRfcGlkQgwKCl9leGl0X2NvZGVCCQoHX3NpZ25hbEIMCgpfZGVsaXZlcmVkIogCCgpDcmFzaEZhY3RzEg0KBWNhdXNlGAEgASgJEgsKA3BpZBgCIAEoBRIWCgl0aHJlYWRfaWQYAyABKAVIAIgBARIWCglleGl0X2NvZGUYBCABKAVIAYgBARITCgZzaWduYWwYBSABKAlIAogBARIPCgdhdHRlbXB0GAYgASgNEhIKCmVsYXBzZWRfbXMYByABKAESEwoLc3RkZXJyX3RhaWwYCCABKAkSDgoGcmVhc29uGAkgASgJEhgKC3Bvb2xfYWN0aW9uGAogASgJSAOIAQFCDAoKX3RocmVhZF9pZEIMCgpfZXhpdF9jb2RlQgkKB19zaWduYWxCDgoMX3Bvb2xfYWN0aW9uYgZwcm90bzM", [file_airlock_v1_options]);
 
 /**
  * An AirlockError's code and details (`ErrorDetails` in TypeScript).
@@ -86,6 +86,13 @@ export type ErrorDetail = Message<"airlock.v1.ErrorDetail"> & {
    * @generated from field: optional string signal = 9;
    */
   signal?: string | undefined;
+
+  /**
+   * Replies a stream delivered before the error ended it.
+   *
+   * @generated from field: optional uint32 delivered = 10;
+   */
+  delivered?: number | undefined;
 };
 
 /**
