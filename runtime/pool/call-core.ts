@@ -139,8 +139,9 @@ export function createCallCore<Cargo, Place>({ services, circuit, maxQueue, stre
 
   /** Admits a unary call: checks it at the door, encodes it, and puts its first attempt in line. */
   function call<I extends DescMessage, O extends DescMessage>(method: MethodDefinition<I, O>, request: MessageInitShape<I>, options?: CallOptions): Promise<MessageShape<O>> {
-    const terms = admission(method, options, false);
-    if (terms instanceof AirlockError) return refused(terms);
+    const turnedAway = admission(method, options, false);
+    if (turnedAway) return refused(turnedAway);
+    const { policy, timeoutMs, signal } = admitted;
     let cargo: Cargo;
     try {
       cargo = cage.encode(method, request, false);
@@ -150,7 +151,7 @@ export function createCallCore<Cargo, Place>({ services, circuit, maxQueue, stre
     const oversized = cage.refuse(method, cargo);
     if (oversized) return refused(oversized);
     const promise = new Promise<MessageShape<O>>(captureSettlers);
-    const pending = admit(method, cargo, terms, capturedResolve!, capturedReject!);
+    const pending = admit(method, cargo, policy, timeoutMs, signal, capturedResolve!, capturedReject!);
     // Not kept past the call that took them: they hold its promise, and its reply once settled.
     capturedResolve = capturedReject = undefined;
     cage.enqueue(pending);
@@ -176,9 +177,10 @@ export function createCallCore<Cargo, Place>({ services, circuit, maxQueue, stre
     }, streams);
     opened.hooks = {
       start() {
-        const terms = admission(method, options, true);
-        if (terms instanceof AirlockError) return void refused(terms).catch((error: AirlockError) => opened.finish(error));
-        const pending = admit(method, cage.opening(method), terms, () => opened.finish(undefined), (error) => opened.finish(error));
+        const turnedAway = admission(method, options, true);
+        if (turnedAway) return void refused(turnedAway).catch((error: AirlockError) => opened.finish(error));
+        const { policy, timeoutMs, signal } = admitted;
+        const pending = admit(method, cage.opening(method), policy, timeoutMs, signal, () => opened.finish(undefined), (error) => opened.finish(error));
         pending.stream = opened;
         opened.hooks!.abandon = (error) => abandon(pending, error);
         cage.enqueue(pending);
@@ -188,13 +190,20 @@ export function createCallCore<Cargo, Place>({ services, circuit, maxQueue, stre
     return opened as AsyncIterable<MessageShape<O>>;
   }
 
-  // What a call is admitted under, or why it is turned away at the door.
-  function admission(method: MethodDefinition, options: CallOptions | undefined, streaming: boolean): { policy: RetryPolicy; timeoutMs: number | undefined; signal: AbortSignal | undefined } | AirlockError {
+  // What the last call admitted is admitted under, read by its caller at once: one object for
+  // all calls, since an object per call cost the hot path an allocation.
+  const admitted: { policy: RetryPolicy; timeoutMs: number | undefined; signal: AbortSignal | undefined } = { policy: undefined!, timeoutMs: undefined, signal: undefined };
+
+  // Why a call is turned away at the door, or undefined with its terms in `admitted`.
+  function admission(method: MethodDefinition, options: CallOptions | undefined, streaming: boolean): AirlockError | undefined {
     const signal = options?.signal;
     const turnedAway = refusal(method, signal, { closed, circuit: circuit.error, queued: cage.waiting(), maxQueue, streaming });
     if (turnedAway) return turnedAway;
     try {
-      return { policy: policyOf(method, options?.retry), timeoutMs: callTimeoutMs(method, options?.timeoutMs), signal };
+      admitted.policy = policyOf(method, options?.retry);
+      admitted.timeoutMs = callTimeoutMs(method, options?.timeoutMs);
+      admitted.signal = signal;
+      return undefined;
     } catch (error) {
       return error as AirlockError;
     }
@@ -204,7 +213,9 @@ export function createCallCore<Cargo, Place>({ services, circuit, maxQueue, stre
   function admit(
     method: MethodDefinition,
     cargo: Cargo,
-    { policy, timeoutMs, signal }: { policy: RetryPolicy; timeoutMs: number | undefined; signal: AbortSignal | undefined },
+    policy: RetryPolicy,
+    timeoutMs: number | undefined,
+    signal: AbortSignal | undefined,
     resolve: (reply: unknown) => void,
     reject: (error: AirlockError) => void,
   ): PoolCall<Cargo, Place> {
