@@ -137,7 +137,17 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
     retiring.delete(worker.id);
     exclusive.delete(worker.id);
   });
-  piscina.on("workerCreate", (worker: { id: number }) => events.emit({ type: "worker-spawned", pid: process.pid, threadId: worker.id, reason: started ? "restart" : "start" }));
+  // Every thread's exit, until it has exited: see close().
+  const exits = new Set<Promise<unknown>>();
+  piscina.on("workerCreate", (worker: { id: number }) => {
+    const thread = piscina.threads.find((candidate) => candidate.threadId === worker.id);
+    if (thread) {
+      // Not events.once, which rejects on the 'error' a dying thread emits before its exit.
+      const exited: Promise<unknown> = new Promise((resolve) => thread.once("exit", resolve)).finally(() => exits.delete(exited));
+      exits.add(exited);
+    }
+    events.emit({ type: "worker-spawned", pid: process.pid, threadId: worker.id, reason: started ? "restart" : "start" });
+  });
   // A thread that dies while idle (an uncaught error from a timer it left behind, a module that
   // failed to load in a replacement thread) fails no task.
   piscina.on("error", (error: Error) => (isStartFailure(error) ? startFailed(error, undefined) : threadDied(error, undefined)));
@@ -448,6 +458,14 @@ export async function createThreadPool(options: PoolOptions): Promise<Pool> {
     circuit.dispose();
     await core.closeCalls(timeoutMs, () => false);
     await piscina.destroy();
+    // A thread that died shortly before may report its exit only after the destroy, and piscina
+    // then starts replacements for it (seen in CI under load: two threads left running): wait
+    // for every thread's exit, and end what was started meanwhile.
+    await Promise.all(exits);
+    while (piscina.threads.length > 0) {
+      await piscina.destroy();
+      await Promise.all(exits);
+    }
     cancellations.close();
     destroyed = true;
     core.wake();
