@@ -62,6 +62,17 @@ describe.each(isolations)("%s isolation", (isolation: Isolation) => {
     });
   });
 
+  test("a worker that dies right after answering: its answer is delivered once, and the death is a crash of no call", async () => {
+    await startIn();
+    // One at a time: a call sent to the worker between its reply and its exit would go down with it.
+    for (let i = 1; i <= 5; i++) {
+      const reply = await client.echo({ text: `last words ${i}`, exitAfterReply: true });
+      expect(reply.text).toBe(`last words ${i}`);
+      await eventually(() => pool!.stats().crashes === i);
+    }
+    expect(pool!.stats()).toMatchObject({ succeeded: 5, retries: 0 });
+  });
+
   describe("retries", () => {
     test("a crash is retried under the method's policy and the call succeeds", async () => {
       await startIn();

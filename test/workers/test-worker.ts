@@ -18,6 +18,8 @@ serve(TestServiceDefinition, {
     if (request.delayMs > 0) await sleep(request.delayMs);
     // A handler that returns what its schema does not allow: code where a string belongs.
     if (request.text === "return a function") return { text: (() => "code") as unknown as string, pid: process.pid, threadId };
+    // The reply leaves at the end of this tick; the exit comes right after it.
+    if (request.exitAfterReply) setImmediate(() => process.exit(5));
     return { text: request.text, data: request.data, pid: process.pid, threadId };
   },
   fail(request) {
