@@ -144,12 +144,10 @@ export function createCallCore<Cargo, Place>({ services, circuit, maxQueue, stre
     const { policy, timeoutMs, signal } = admitted;
     let cargo: Cargo;
     try {
-      cargo = cage.encode(method, request, false);
-    } catch (cause) {
-      return refused(unencodable(method, cause));
+      cargo = encoded(method, request, false);
+    } catch (error) {
+      return refused(error as AirlockError);
     }
-    const oversized = cage.refuse(method, cargo);
-    if (oversized) return refused(oversized);
     const promise = new Promise<MessageShape<O>>(captureSettlers);
     const pending = admit(method, cargo, policy, timeoutMs, signal, capturedResolve!, capturedReject!);
     // Not kept past the call that took them: they hold its promise, and its reply once settled.
@@ -161,17 +159,7 @@ export function createCallCore<Cargo, Place>({ services, circuit, maxQueue, stre
   /** Opens a streaming call: it is admitted when the caller first asks for a reply. */
   function stream<I extends DescMessage, O extends DescMessage>(method: MethodDefinition<I, O>, requests: AsyncIterable<MessageInitShape<I>>, options?: CallOptions): AsyncIterable<MessageShape<O>> {
     const opened = new CallStream<Cargo>(method, requests, {
-      encode(request) {
-        let cargo: Cargo;
-        try {
-          cargo = cage.encode(method, request, true);
-        } catch (cause) {
-          throw unencodable(method, cause);
-        }
-        const oversized = cage.refuse(method, cargo);
-        if (oversized) throw oversized;
-        return cargo;
-      },
+      encode: (request) => encoded(method, request, true),
       sizeOf: (cargo) => cage.sizeOf(cargo),
       free: (cargo) => cage.release(cargo),
     }, streams);
@@ -188,6 +176,20 @@ export function createCallCore<Cargo, Place>({ services, circuit, maxQueue, stre
       abandon: () => undefined,
     };
     return opened as AsyncIterable<MessageShape<O>>;
+  }
+
+  // A request as the cage sends it; throws the caller's error for one that cannot be encoded or
+  // that the channel would not take (the cage has freed it then).
+  function encoded(method: MethodDefinition, request: unknown, streamed: boolean): Cargo {
+    let cargo: Cargo;
+    try {
+      cargo = cage.encode(method, request, streamed);
+    } catch (cause) {
+      throw unencodable(method, cause);
+    }
+    const oversized = cage.refuse(method, cargo);
+    if (oversized) throw oversized;
+    return cargo;
   }
 
   // What the last call admitted is admitted under, read by its caller at once: one object for

@@ -18,7 +18,7 @@ export interface Door {
 /** Why a pool turns a call away before taking it, the same in both isolations; undefined when it takes it. */
 export function refusal(method: MethodDefinition, signal: AbortSignal | undefined, door: Door): AirlockError | undefined {
   if (door.closed) return refuse(method, Code.FailedPrecondition, "the pool is closed");
-  if ((method.kind === "unary") !== !door.streaming) {
+  if ((method.kind !== "unary") !== door.streaming) {
     const use = door.streaming ? "call()" : "stream()";
     return refuse(method, Code.InvalidArgument, `${method.path} is a ${method.kind.replace("_", "-")} method: call it with ${use}`);
   }

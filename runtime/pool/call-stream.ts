@@ -9,6 +9,7 @@ import { Code } from "../api/code.js";
 import type { MethodDefinition } from "../api/definition.js";
 import { AirlockError } from "../api/errors.js";
 import { ReceiveWindow, SendWindow, type WindowLimits } from "../wire/stream-window.js";
+import { createFifo } from "./fifo.js";
 
 /** What a stream tells the worker running its attempt; the cage makes one per attempt. */
 export interface StreamLink<Cargo> {
@@ -71,9 +72,8 @@ export class CallStream<Cargo> implements AsyncIterableIterator<unknown> {
 
   // Replies waiting for the caller and their sizes (side by side: no object per reply), the end
   // once known, and a caller waiting for either.
-  #replies: unknown[] = [];
-  #replySizes: number[] = [];
-  #repliesHead = 0;
+  readonly #replies = createFifo<unknown>();
+  readonly #replySizes = createFifo<number>();
   #receiveWindow: ReceiveWindow;
   #end: { readonly error: AirlockError | undefined } | undefined;
   #waiting: { resolve(result: IteratorResult<unknown>): void; reject(error: unknown): void } | undefined;
@@ -101,7 +101,7 @@ export class CallStream<Cargo> implements AsyncIterableIterator<unknown> {
       this.#started = true;
       this.hooks!.start();
     }
-    if (this.#repliesHead < this.#replies.length) return Promise.resolve({ value: this.#take(), done: false });
+    if (this.#replies.peek() !== undefined) return Promise.resolve({ value: this.#take(), done: false });
     if (this.#end) return this.#ended();
     return new Promise((resolve, reject) => (this.#waiting = { resolve, reject }));
   }
@@ -110,18 +110,14 @@ export class CallStream<Cargo> implements AsyncIterableIterator<unknown> {
   return(): Promise<IteratorResult<unknown>> {
     if (this.#started && !this.#end) this.hooks!.abandon(new AirlockError(Code.Cancelled, "the caller stopped reading the stream", { method: this.method.path }));
     this.#end ??= { error: undefined };
-    this.#replies.length = this.#replySizes.length = this.#repliesHead = 0;
+    this.#replies.drain();
+    this.#replySizes.drain();
     return Promise.resolve({ value: undefined, done: true });
   }
 
   #take(): unknown {
-    const head = this.#repliesHead++;
-    const message = this.#replies[head];
-    const size = this.#replySizes[head]!;
-    this.#replies[head] = undefined;
-    const drained = this.#repliesHead === this.#replies.length;
-    if (drained) this.#replies.length = this.#replySizes.length = this.#repliesHead = 0;
-    const credit = this.#receiveWindow.consumed(size, drained);
+    const message = this.#replies.shift();
+    const credit = this.#receiveWindow.consumed(this.#replySizes.shift()!, this.#replies.peek() === undefined);
     if (credit > 0) this.#link?.credit(credit);
     return message;
   }

@@ -341,9 +341,8 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
       }
     } catch (cause) {
       slot.culprit = call;
-      slot.broken = true;
       const why = (cause as Error).message;
-      worker.kill("protocol", `broke the protocol answering ${call.method.path}: ${why}`);
+      killForProtocol(slot, `broke the protocol answering ${call.method.path}: ${why}`);
       error = new AirlockError(Code.Protocol, `worker ${worker.pid} sent a bad answer to ${call.method.path}: ${why}`, {
         method: call.method.path,
         attempt: call.attempt,
@@ -387,8 +386,14 @@ export async function createProcessPool(options: PoolOptions): Promise<Pool> {
     }
     if (breach === undefined) return;
     if (call) slot.culprit ??= call;
+    killForProtocol(slot, `broke the protocol${call ? ` streaming ${call.method.path}` : ""}: ${breach}`);
+  }
+
+  // Nothing the worker sends after the breach is read: frames behind it in the same chunk (an
+  // End, say) would otherwise settle its calls as if nothing had happened.
+  function killForProtocol(slot: Slot, reason: string): void {
     slot.broken = true;
-    slot.process.kill("protocol", `broke the protocol${call ? ` streaming ${call.method.path}` : ""}: ${breach}`);
+    slot.process.kill("protocol", reason);
   }
 
   function streamLink(slot: Slot, id: number): StreamLink<Cargo> {

@@ -1,4 +1,7 @@
+import type { DescMessage } from "@bufbuild/protobuf";
+import { Code } from "../api/code.js";
 import type { MethodDefinition } from "../api/definition.js";
+import { AirlockError } from "../api/errors.js";
 import type { IdTable } from "../pool/id-table.js";
 import type { Handler } from "../api/serve.js";
 import { CallContext, type AttemptInfo } from "./call-context.js";
@@ -85,4 +88,9 @@ export const invoke = RunningCall.invoke;
 
 export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | null)?.then === "function";
+}
+
+/** The error a caller gets for a request its worker cannot decode as `schema`: INVALID_ARGUMENT, with the decoder's reason. */
+export function undecodableRequest(schema: DescMessage, cause: unknown): AirlockError {
+  return new AirlockError(Code.InvalidArgument, `cannot decode ${schema.typeName}: ${(cause as Error).message}`);
 }

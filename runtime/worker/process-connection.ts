@@ -6,7 +6,7 @@ import { createFrameReader, createFrameWriter, creditBody, decodeCallBody, decod
 import { errorBody } from "../wire/error-body.js";
 import type { WindowLimits } from "../wire/stream-window.js";
 import type { CallContext } from "./call-context.js";
-import { invoke, type Outcome } from "./invoke.js";
+import { invoke, undecodableRequest, type Outcome } from "./invoke.js";
 import { WorkerStream } from "./worker-stream.js";
 import type { MethodDefinition } from "../api/definition.js";
 import { decodeMessage } from "../proto/proto-decode.js";
@@ -172,7 +172,7 @@ function decodeRequest(conn: WorkerConnection, method: MethodDefinition, frame: 
   try {
     request = decodeMessage(method.input, frame.bytes, protobufStart, frame.bodyEnd, frame.memory, frame.memoryOffset);
   } catch (cause) {
-    throw new AirlockError(Code.InvalidArgument, `cannot decode ${method.input.typeName}: ${(cause as Error).message}`);
+    throw undecodableRequest(method.input, cause);
   }
   let blobBytes = 0;
   if (blobTable) {

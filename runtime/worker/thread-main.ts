@@ -13,7 +13,7 @@ import { AirlockError } from "../api/errors.js";
 import { IdTable } from "../pool/id-table.js";
 import { errorBody } from "../wire/error-body.js";
 import type { CallContext } from "./call-context.js";
-import { invoke, type Outcome } from "./invoke.js";
+import { invoke, undecodableRequest, type Outcome } from "./invoke.js";
 import { WorkerStream } from "./worker-stream.js";
 import { createMessage } from "../proto/create-message.js";
 import { installHost, type Handler, type Route } from "../api/serve.js";
@@ -74,7 +74,7 @@ function run(task: ThreadTask): ThreadAnswer | Promise<ThreadAnswer> {
   try {
     request = unpackMessage(method.input, task.request);
   } catch (cause) {
-    return { error: errorBody(new AirlockError(Code.InvalidArgument, `cannot decode ${method.input.typeName}: ${(cause as Error).message}`)) };
+    return { error: errorBody(undecodableRequest(method.input, cause)) };
   }
   invoke(method, handler, request, task, running, outcome);
   const answer = syncAnswer;
@@ -163,7 +163,7 @@ function runStream(task: ThreadTask, port: MessagePort, method: Route["method"],
       try {
         request = unpackMessage(method.input, message.message);
       } catch (cause) {
-        return stream.cancel(new AirlockError(Code.InvalidArgument, `cannot decode ${method.input.typeName}: ${(cause as Error).message}`));
+        return stream.cancel(undecodableRequest(method.input, cause));
       }
       stream.push(request, message.size);
     });

@@ -7,6 +7,7 @@
 import { Code } from "../api/code.js";
 import type { MethodDefinition } from "../api/definition.js";
 import { AirlockError } from "../api/errors.js";
+import { createFifo } from "../pool/fifo.js";
 import type { IdTable } from "../pool/id-table.js";
 import type { Handler } from "../api/serve.js";
 import { ReceiveWindow, SendWindow, type WindowLimits } from "../wire/stream-window.js";
@@ -32,8 +33,7 @@ interface Request {
 export class WorkerStream extends CallContext implements AsyncIterableIterator<unknown> {
   readonly #running: IdTable<CallContext>;
   readonly #link: WorkerStreamLink;
-  #requests: Request[] = [];
-  #requestsHead = 0;
+  readonly #requests = createFifo<Request>();
   #requestsCount = 0;
   #halfClosed = false;
   // The handler let go of its requests: the rest are credited as they come, unread.
@@ -114,12 +114,9 @@ export class WorkerStream extends CallContext implements AsyncIterableIterator<u
   /** The handler's next request. */
   next(): Promise<IteratorResult<unknown>> {
     if (this.cancelled) return Promise.reject(this.cancelReason);
-    if (this.#requestsHead < this.#requests.length) {
-      const request = this.#requests[this.#requestsHead]!;
-      this.#requests[this.#requestsHead++] = undefined as never;
-      const drained = this.#requestsHead === this.#requests.length;
-      if (drained) this.#requests.length = this.#requestsHead = 0;
-      this.#consumed(request, drained);
+    const request = this.#requests.shift();
+    if (request) {
+      this.#consumed(request, this.#requests.peek() === undefined);
       return Promise.resolve({ value: request.message, done: false });
     }
     if (this.#halfClosed || this.#ended) return Promise.resolve({ value: undefined, done: true });
@@ -129,8 +126,8 @@ export class WorkerStream extends CallContext implements AsyncIterableIterator<u
   /** The handler stopped reading its requests. */
   return(): Promise<IteratorResult<unknown>> {
     this.#requestsDropped = true;
-    for (let i = this.#requestsHead; i < this.#requests.length; i++) this.#consumed(this.#requests[i]!, i === this.#requests.length - 1);
-    this.#requests.length = this.#requestsHead = 0;
+    const rest = this.#requests.drain();
+    rest.forEach((request, i) => this.#consumed(request, i === rest.length - 1));
     return Promise.resolve({ value: undefined, done: true });
   }
 
